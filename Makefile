@@ -1,0 +1,94 @@
+# Tandem: one command to run, one to test. Everything installs itself.
+#   make run    the whole app (PostgreSQL, FastAPI, Next.js), production mode
+#   make api    PostgreSQL and FastAPI only
+#   make dev    the whole app with hot reload
+#   make test   every test suite, as CI runs it
+#   make bench  the benchmarks
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3.11
+UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+BACKEND := uv run --project backend --frozen
+STACK := $(BACKEND) python -m tandem_stack
+
+.PHONY: help run api dev db test lint typecheck test-backend test-frontend test-e2e openapi \
+        check-openapi bench deps deps-python deps-postgres deps-frontend deps-browser clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+run: deps-python deps-postgres deps-frontend
+	$(STACK) run
+
+api: deps-python deps-postgres
+	$(STACK) api
+
+dev: deps-python deps-postgres deps-frontend
+	$(STACK) dev
+
+db: deps-python deps-postgres
+	$(STACK) db
+
+## Dependencies ---------------------------------------------------------------
+
+deps: deps-python deps-postgres deps-frontend deps-browser
+
+deps-python:
+	@command -v uv >/dev/null || python3 -m pip install --quiet --user "uv==0.13.9"
+	@cd backend && uv sync --frozen --quiet
+	@cd e2e && uv sync --frozen --quiet
+
+# PostgreSQL's server binaries, from Debian, when the machine lacks them.
+deps-postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
+	  { echo "Installing PostgreSQL (apt-get)"; $(SUDO) apt-get update -qq && \
+	    $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+deps-frontend:
+	@cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+# Chromium for the browser tests, from Debian (a browser download is not possible).
+deps-browser:
+	@command -v chromium >/dev/null || { echo "Installing Chromium (apt-get)"; $(SUDO) apt-get update -qq && \
+	  $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+## Tests ----------------------------------------------------------------------
+
+test: deps lint typecheck check-openapi test-backend test-frontend test-e2e
+
+lint:
+	cd backend && uv run --frozen ruff check . ../stack ../e2e ../bench && uv run --frozen ruff format --check . ../stack ../e2e ../bench
+
+typecheck:
+	cd backend && uv run --frozen mypy src ../stack/src
+
+test-backend:
+	cd backend && uv run --frozen pytest
+
+test-frontend:
+	cd frontend && npm run --silent lint && npm run --silent typecheck
+
+test-e2e:
+	cd e2e && uv run --frozen pytest
+
+## Generated code -------------------------------------------------------------
+
+# FastAPI's schema, and the TypeScript client types generated from it.
+openapi: deps-python
+	$(BACKEND) python -m tandem.openapi > backend/openapi.json
+	cd frontend && npm run --silent gen:api
+
+check-openapi: deps-python
+	$(BACKEND) python -m tandem.openapi | diff -u backend/openapi.json - || \
+	  { echo "backend/openapi.json is stale: run make openapi"; exit 1; }
+	cd frontend && npm run --silent check:api
+
+bench: deps
+	cd bench && uv run --frozen python -m bench
+
+clean:
+	rm -rf .data frontend/.next

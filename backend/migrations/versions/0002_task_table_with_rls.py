@@ -1,0 +1,87 @@
+"""The task table, the API's least-privilege role, and row-level security.
+
+``tandem_app`` is neither owner, superuser nor BYPASSRLS. It may touch the
+rows of ``task`` and read just enough of ``user`` and ``session`` to check
+that a token's user and session are still live. RLS is enabled and forced
+on ``task``, so even the owner sees only the rows of ``app.user_id``, and a
+transaction without that setting sees none.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+APP_ROLE = "tandem_app"
+CURRENT_USER_ID = "nullif(current_setting('app.user_id', true), '')"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "task",
+        sa.Column("id", sa.Uuid, primary_key=True, server_default=sa.text("gen_random_uuid()")),
+        sa.Column(
+            "user_id",
+            sa.Text,
+            sa.ForeignKey("user.id", ondelete="CASCADE"),
+            nullable=False,
+            server_default=sa.text(CURRENT_USER_ID),
+        ),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("description", sa.Text),
+        sa.Column("completed", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("updated_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="task_title_length"),
+        sa.CheckConstraint("char_length(description) <= 2000", name="task_description_length"),
+    )
+    # Keyset pagination: each sort order walks one of these, newest first by default.
+    op.create_index("task_user_created_idx", "task", ["user_id", "created_at", "id"])
+    op.create_index("task_user_updated_idx", "task", ["user_id", "updated_at", "id"])
+    op.create_index("task_user_title_idx", "task", ["user_id", "title", "id"])
+
+    op.execute(
+        f"""
+        DO $$
+        BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+            END IF;
+        END
+        $$
+        """
+    )
+    # The owner switches to the app role per transaction (SET LOCAL ROLE) when
+    # the API has no login of its own, so it must be a member.
+    op.execute(f"GRANT {APP_ROLE} TO CURRENT_USER")
+    op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON task TO {APP_ROLE}")
+    op.execute(f'GRANT SELECT (id) ON "user" TO {APP_ROLE}')
+    op.execute(f'GRANT SELECT (id, "userId", "expiresAt") ON session TO {APP_ROLE}')
+
+    op.execute("ALTER TABLE task ENABLE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE task FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"""
+        CREATE POLICY task_owner_only ON task
+            USING (user_id = {CURRENT_USER_ID})
+            WITH CHECK (user_id = {CURRENT_USER_ID})
+        """
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP POLICY task_owner_only ON task")
+    op.execute(f'REVOKE ALL ON session, "user" FROM {APP_ROLE}')
+    op.execute(f"REVOKE USAGE ON SCHEMA public FROM {APP_ROLE}")
+    op.drop_table("task")
+    # The role is cluster-wide; another database may still use it.
+    op.execute(f"REVOKE {APP_ROLE} FROM CURRENT_USER")

@@ -1,0 +1,53 @@
+"""Tokens that already passed every check, remembered until they expire.
+
+DESIGN.md §4 allows this: a hit skips the signature check, never the
+authorization or revocation that follow. Entries are keyed by the full token
+string, so a token that differs by one byte is a miss.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tandem.auth.principal import Principal
+
+
+class VerifiedTokenCache:
+    """A bounded map from token to ``Principal`` whose entries die at ``exp`` plus leeway."""
+
+    def __init__(self, *, max_entries: int, leeway_seconds: float) -> None:
+        self._max_entries = max_entries
+        self._leeway = leeway_seconds
+        self._entries: dict[str, Principal] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> Principal | None:
+        principal = self._entries.get(token)
+        if principal is None:
+            return None
+        if principal.expires_at + self._leeway <= time.time():
+            del self._entries[token]
+            return None
+        return principal
+
+    def put(self, token: str, principal: Principal) -> None:
+        if self._max_entries <= 0:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._evict()
+        self._entries[token] = principal
+
+    def forget_kids(self, kids: frozenset[str]) -> None:
+        """Drop tokens signed by keys that left the key set."""
+        self._entries = {t: p for t, p in self._entries.items() if p.kid not in kids}
+
+    def _evict(self) -> None:
+        now = time.time()
+        self._entries = {
+            t: p for t, p in self._entries.items() if p.expires_at + self._leeway > now
+        }
+        while len(self._entries) >= self._max_entries:
+            # dicts keep insertion order, so this drops the oldest entry
+            del self._entries[next(iter(self._entries))]

@@ -1,0 +1,88 @@
+"""The API's settings, read once from the environment (names as in DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+logger = logging.getLogger("tandem.config")
+
+# Values copied from examples and never changed; refused rather than trusted.
+_PLACEHOLDER_SECRETS = frozenset(
+    {"your-secret-key-here", "changeme", "change-me", "secret", "replace-me"}
+)
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    web_port: int = 3000
+    api_port: int = 8000
+    database_url: str
+    api_database_url: str | None = None
+    better_auth_url: str | None = None
+    better_auth_secret: SecretStr | None = None
+
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str = "tandem-api"
+    jwt_algorithm: Literal["EdDSA", "HS256"] = "EdDSA"
+    jwt_secret: SecretStr | None = None
+    jwt_previous_secrets: CommaList = Field(default_factory=list)
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    rate_limit_api: str = "100/second;3000/minute"
+    rate_limit_storage_url: str = "memory://"
+    trusted_proxies: CommaList = Field(default_factory=list)
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=5000, ge=100)
+    max_body_bytes: int = 64 * 1024
+
+    @field_validator("jwt_previous_secrets", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Self:
+        for name in ("better_auth_secret", "jwt_secret"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None and secret.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name.upper()} is a placeholder; set a real secret")
+        if self.jwt_algorithm == "HS256" and self.hs256_secret is None:
+            raise ValueError("JWT_ALGORITHM=HS256 needs JWT_SECRET (or BETTER_AUTH_SECRET)")
+        return self
+
+    @property
+    def auth_base_url(self) -> str:
+        return self.better_auth_url or f"http://localhost:{self.web_port}"
+
+    @property
+    def issuer(self) -> str:
+        return self.jwt_issuer or self.auth_base_url
+
+    @property
+    def jwks_source(self) -> str:
+        return self.jwks_url or f"{self.auth_base_url}/api/auth/jwks"
+
+    @cached_property
+    def hs256_secret(self) -> str | None:
+        """JWT_SECRET, or BETTER_AUTH_SECRET in its place (as in the brief), with a warning."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        if self.better_auth_secret is not None:
+            logger.warning(
+                "JWT_SECRET is unset; verifying HS256 tokens with BETTER_AUTH_SECRET",
+                extra={"event": "config.hs256_secret_fallback"},
+            )
+            return self.better_auth_secret.get_secret_value()
+        return None

@@ -1,0 +1,91 @@
+"""One transaction per request, run as the least-privilege role, scoped to one user.
+
+The API reaches PostgreSQL in one of two ways. With ``API_DATABASE_URL`` it
+logs in as ``tandem_app`` itself. With only ``DATABASE_URL`` it logs in as
+the schema owner and switches to ``tandem_app`` inside every transaction
+(``set_config('role', …, true)`` is ``SET LOCAL ROLE``). Either way, the
+user context is ``set_config('app.user_id', :sub, true)``: a bind parameter,
+local to the transaction, so it can neither be injected nor outlive it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from tandem.auth import Principal, RevokedSession
+from tandem.config import Settings
+from tandem.db_url import async_driver_url
+
+APP_ROLE = "tandem_app"
+
+# One round trip: become the app role, set the user, and check that the
+# token's session (or, without a sid, its user) still exists.
+_ENTER_USER_CONTEXT = """
+SELECT {role_switch}
+       set_config('app.user_id', :sub, true),
+       CASE WHEN CAST(:sid AS text) IS NULL
+            THEN EXISTS (SELECT 1 FROM "user" WHERE id = :sub)
+            ELSE EXISTS (SELECT 1 FROM session
+                         WHERE id = :sid AND "userId" = :sub AND "expiresAt" > now())
+       END AS live
+"""
+
+
+class Database:
+    """The API's engine and the transactions it hands to requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        logs_in_as_app_role = settings.api_database_url is not None
+        url = settings.api_database_url or settings.database_url
+        self.engine: AsyncEngine = create_async_engine(
+            async_driver_url(url),
+            pool_size=settings.db_pool_size,
+            max_overflow=0,  # a bounded pool: when it is exhausted, requests wait, then get 503
+            pool_timeout=settings.db_pool_timeout_seconds,
+            pool_pre_ping=True,
+            connect_args={
+                "timeout": settings.db_pool_timeout_seconds,
+                "server_settings": {
+                    "application_name": "tandem-api",
+                    "statement_timeout": str(settings.db_statement_timeout_ms),
+                    "lock_timeout": str(settings.db_statement_timeout_ms // 2),
+                    "idle_in_transaction_session_timeout": str(
+                        settings.db_statement_timeout_ms * 2
+                    ),
+                },
+            },
+        )
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        role_switch = "" if logs_in_as_app_role else f"set_config('role', '{APP_ROLE}', true),"
+        self._enter_user_context = text(_ENTER_USER_CONTEXT.format(role_switch=role_switch))
+        self._enter_app_role = text(f"SELECT {role_switch.rstrip(',') or '1'}")
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def user_transaction(self, principal: Principal) -> AsyncIterator[AsyncSession]:
+        """A transaction that sees only ``principal``'s rows; commits when the block succeeds."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                self._enter_user_context, {"sub": principal.sub, "sid": principal.sid}
+            )
+            if not result.one().live:
+                raise RevokedSession()
+            yield session
+
+    @asynccontextmanager
+    async def app_role_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction as the app role with no user context (checks and tests)."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(self._enter_app_role)
+            yield session

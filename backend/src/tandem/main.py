@@ -1,0 +1,91 @@
+"""The application factory: ``uvicorn tandem.main:create_app --factory``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
+
+from tandem import health
+from tandem.auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
+from tandem.config import Settings
+from tandem.db import Database
+from tandem.errors import install_error_handlers
+from tandem.logging import configure_logging
+from tandem.middleware import BodySizeLimit, RequestContext
+from tandem.rls_guard import check_row_level_security
+from tandem.tasks.router import router as tasks_router
+
+logger = logging.getLogger("tandem")
+_DATABASE_WAIT_SECONDS = 30.0
+
+
+def build_verifier(settings: Settings) -> TokenVerifier:
+    keys: KeySource
+    if settings.jwt_algorithm == "HS256":
+        assert settings.hs256_secret is not None  # Settings refuses HS256 without one
+        keys = SharedSecrets(settings.hs256_secret, settings.jwt_previous_secrets)
+    else:
+        keys = JWKSCache(settings.jwks_source)
+    return TokenVerifier(
+        VerifierSettings(
+            algorithm=settings.jwt_algorithm,
+            issuer=settings.issuer,
+            audience=settings.jwt_audience,
+            leeway_seconds=settings.jwt_leeway_seconds,
+        ),
+        keys,
+    )
+
+
+async def _check_database(database: Database) -> None:
+    """Wait for PostgreSQL to accept us, then refuse to start if RLS would not hold."""
+    deadline = asyncio.get_running_loop().time() + _DATABASE_WAIT_SECONDS
+    while True:
+        try:
+            async with database.app_role_transaction() as session:
+                await check_row_level_security(session)
+            return
+        except (OSError, DBAPIError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            logger.warning("waiting for the database", extra={"event": "db.waiting"})
+            await asyncio.sleep(1.0)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]  # read from the environment
+    log_listener = configure_logging()
+    verifier = build_verifier(settings)
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        log_listener.start()
+        try:
+            await _check_database(database)
+            async with verifier:
+                yield
+        finally:
+            await database.close()
+            log_listener.stop()
+
+    app = FastAPI(
+        title="Tandem API",
+        version="0.1.0",
+        summary="Tasks for users signed in with Better Auth; every call carries its JWT.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.verifier = verifier
+    app.state.database = database
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    app.include_router(health.router)
+    app.include_router(tasks_router)
+    return app

@@ -1,0 +1,49 @@
+"""Opaque keyset cursors: the last row's sort value and id, tied to one sort order."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+
+from tandem.errors import AppError
+from tandem.tasks.models import TaskRow
+from tandem.tasks.schemas import TaskSort
+
+SortValue = str | datetime
+
+
+class InvalidCursor(AppError):
+    status_code = 422
+    code = "invalid_cursor"
+    detail = "The cursor is not valid for this query"
+
+
+def sort_column(sort: TaskSort) -> str:
+    return sort.removeprefix("-")
+
+
+def encode_cursor(sort: TaskSort, last: TaskRow) -> str:
+    value = getattr(last, sort_column(sort))
+    encoded_value = value.isoformat() if isinstance(value, datetime) else value
+    payload = json.dumps([sort, encoded_value, str(last.id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: TaskSort) -> tuple[SortValue, uuid.UUID]:
+    """Return the position after which the next page starts; refuse foreign or forged cursors."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, task_id = json.loads(raw)
+        if cursor_sort != sort or not isinstance(value, str) or not isinstance(task_id, str):
+            raise InvalidCursor()
+        position: SortValue = value
+        if sort_column(sort) != "title":
+            position = datetime.fromisoformat(value)
+            if position.tzinfo is None:
+                raise InvalidCursor()
+        return position, uuid.UUID(task_id)
+    except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
+        raise InvalidCursor() from exc
