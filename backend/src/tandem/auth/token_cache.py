@@ -8,6 +8,7 @@ string, so a token that differs by one byte is a miss.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 from tandem.auth.principal import Principal
 
@@ -18,7 +19,7 @@ class VerifiedTokenCache:
     def __init__(self, *, max_entries: int, leeway_seconds: float) -> None:
         self._max_entries = max_entries
         self._leeway = leeway_seconds
-        self._entries: dict[str, Principal] = {}
+        self._entries: OrderedDict[str, Principal] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -35,19 +36,13 @@ class VerifiedTokenCache:
     def put(self, token: str, principal: Principal) -> None:
         if self._max_entries <= 0:
             return
-        if len(self._entries) >= self._max_entries:
-            self._evict()
+        while len(self._entries) >= self._max_entries:
+            # every token lives at most an hour, so the oldest entry is the
+            # first to expire: drop it, in O(1)
+            self._entries.popitem(last=False)
         self._entries[token] = principal
 
     def forget_kids(self, kids: frozenset[str]) -> None:
         """Drop tokens signed by keys that left the key set."""
-        self._entries = {t: p for t, p in self._entries.items() if p.kid not in kids}
-
-    def _evict(self) -> None:
-        now = time.time()
-        self._entries = {
-            t: p for t, p in self._entries.items() if p.expires_at + self._leeway > now
-        }
-        while len(self._entries) >= self._max_entries:
-            # dicts keep insertion order, so this drops the oldest entry
-            del self._entries[next(iter(self._entries))]
+        for token in [t for t, p in self._entries.items() if p.kid in kids]:
+            del self._entries[token]
