@@ -1,0 +1,81 @@
+"""Where things live in a Tandem checkout: the repository root and the files under `.data/`."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tandem_stack.errors import ConfigError
+
+ROOT_ENV = "TANDEM_ROOT"
+
+
+@dataclass(frozen=True)
+class RepoPaths:
+    """The paths the runner reads and writes, all derived from the repository root."""
+
+    root: Path
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / ".env"
+
+    @property
+    def backend(self) -> Path:
+        return self.root / "backend"
+
+    def backend_command(self, *args: str) -> list[str]:
+        """argv that runs a program in the back end's environment, as locked (`--frozen`:
+        the runner never rewrites uv.lock)."""
+        return ["uv", "run", "--frozen", "--project", str(self.backend), *args]
+
+    @property
+    def frontend(self) -> Path:
+        return self.root / "frontend"
+
+    @property
+    def data(self) -> Path:
+        """Machine-local state; never committed."""
+        return self.root / ".data"
+
+    @property
+    def postgres_data(self) -> Path:
+        return self.data / "postgres"
+
+    @property
+    def owner_password(self) -> Path:
+        return self.data / "postgres-owner-password"
+
+    @property
+    def run_dir(self) -> Path:
+        """PID files of the runner and its children."""
+        return self.data / "run"
+
+    @property
+    def web_build_stamp(self) -> Path:
+        """Fingerprint of the environment the last web build saw."""
+        return self.data / "web-build.json"
+
+
+def _is_root(directory: Path) -> bool:
+    return (directory / "stack").is_dir() and (directory / "backend").is_dir()
+
+
+def find_root(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Path:
+    """The repository root: `$TANDEM_ROOT`, else the nearest directory holding `stack/` and
+    `backend/` above the working directory, else above this package's own source."""
+    env = os.environ if environ is None else environ
+    if configured := env.get(ROOT_ENV):
+        root = Path(configured).resolve()
+        if not _is_root(root):
+            raise ConfigError(f"{ROOT_ENV}={configured} has no stack/ and backend/ directories")
+        return root
+    # The package's own location covers an editable install run from outside the checkout.
+    for origin in (start or Path.cwd(), Path(__file__)):
+        for directory in (origin.resolve(), *origin.resolve().parents):
+            if _is_root(directory):
+                return directory
+    raise ConfigError(
+        f"cannot find the Tandem repository (a directory with stack/ and backend/); "
+        f"run from inside it or set {ROOT_ENV}"
+    )
