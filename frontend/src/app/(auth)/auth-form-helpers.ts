@@ -1,0 +1,60 @@
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const MIN_PASSWORD = 8;
+export const MAX_PASSWORD = 128;
+
+export type FieldErrors<K extends string> = Partial<Record<K, string>>;
+
+export function emailError(email: string): string | undefined {
+  if (!email) return "Enter your email address.";
+  if (!EMAIL.test(email)) return "Enter a valid email address, like name@example.com.";
+  return undefined;
+}
+
+/** Removes undefined entries, so an empty object means "valid". */
+export function compact<K extends string>(errors: Record<K, string | undefined>): FieldErrors<K> {
+  return Object.fromEntries(Object.entries(errors).filter(([, message]) => message)) as FieldErrors<K>;
+}
+
+/** Moves focus to the first invalid field, in form order. */
+export function focusFirstInvalid(form: HTMLFormElement, errors: FieldErrors<string>): void {
+  for (const element of Array.from(form.elements)) {
+    if (element instanceof HTMLInputElement && errors[element.name]) {
+      element.focus();
+      return;
+    }
+  }
+}
+
+interface AuthError {
+  status: number;
+  code?: string | undefined;
+}
+
+/** A clear sentence for a failed Better Auth call. */
+export function authErrorMessage(error: AuthError, retryAfter: string | null): string {
+  if (error.status === 429) {
+    const seconds = Number(retryAfter);
+    return Number.isFinite(seconds) && seconds > 0
+      ? `Too many attempts. Please wait ${seconds} second${seconds === 1 ? "" : "s"} and try again.`
+      : "Too many attempts. Please wait a minute and try again.";
+  }
+  switch (error.code) {
+    case "INVALID_EMAIL_OR_PASSWORD":
+      return "Incorrect email or password.";
+    case "USER_ALREADY_EXISTS":
+    case "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL":
+      return "An account with this email already exists. Sign in instead, or use another email.";
+    case "PASSWORD_TOO_SHORT":
+      return `Use at least ${MIN_PASSWORD} characters for your password.`;
+    case "PASSWORD_TOO_LONG":
+      return `Use at most ${MAX_PASSWORD} characters for your password.`;
+    case "INVALID_EMAIL":
+      return "Enter a valid email address.";
+    case "INVALID_ORIGIN":
+    case "MISSING_OR_NULL_ORIGIN":
+      return "This address is not trusted by the server. Open Tandem from its usual address.";
+  }
+  if (error.status === 401) return "Incorrect email or password.";
+  if (error.status === 0) return "Could not reach the server. Check your connection and try again.";
+  return "Something went wrong. Please try again.";
+}

@@ -1,0 +1,176 @@
+import { auth } from "@/lib/auth";
+import { apiBaseURL } from "@/lib/server/config";
+import { errorResponse } from "@/lib/server/responses";
+import { isCrossSiteStateChange } from "@/lib/server/same-origin";
+import { cachedToken, forgetToken } from "@/lib/server/token-cache";
+
+const UPSTREAM_TIMEOUT_MS = 15_000;
+const MAX_BODY_BYTES = 1024 * 1024;
+const RETRY_AFTER_SECONDS = "5";
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const TASK_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const FORWARDED_REQUEST_HEADERS = ["content-type", "if-match", "idempotency-key"] as const;
+const FORWARDED_RESPONSE_HEADERS = ["content-type", "etag", "retry-after"] as const;
+const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE"]);
+
+/** Which task resource a proxy route targets, relative to `/api/{user_id}/tasks`. */
+export type TaskTarget = { kind: "collection" } | { kind: "task"; id: string; action?: "complete" };
+
+interface Upstream {
+  url: string;
+  method: string;
+  headers: Headers;
+  body: Uint8Array<ArrayBuffer> | null;
+}
+
+function upstreamPath(target: TaskTarget): string | null {
+  if (target.kind === "collection") return "";
+  // Only a well-formed UUID goes into the upstream path, so no "..", "%2F" or look-alike can
+  // reach another route. Anything else is a task that cannot exist.
+  if (!TASK_ID.test(target.id)) return null;
+  return `/${target.id}${target.action ? `/${target.action}` : ""}`;
+}
+
+function unavailable(detail: string, code: string): Response {
+  return errorResponse(503, detail, code, { "Retry-After": RETRY_AFTER_SECONDS });
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : "unknown error";
+}
+
+/** The request body, read up to MAX_BODY_BYTES without buffering more than that. */
+async function readBody(request: Request): Promise<Uint8Array<ArrayBuffer> | null | "too_large"> {
+  if (BODYLESS_METHODS.has(request.method) || !request.body) return null;
+  if (Number(request.headers.get("content-length") ?? 0) > MAX_BODY_BYTES) return "too_large";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    size += chunk.value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      return "too_large";
+    }
+    chunks.push(chunk.value);
+  }
+  if (size === 0) return null;
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function upstreamHeaders(request: Request, requestId: string): Headers {
+  const headers = new Headers({ Accept: "application/json", "X-Request-ID": requestId });
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return headers;
+}
+
+/** Copies the useful upstream headers, pointing a Location back at the proxy's own paths. */
+function responseHeaders(upstream: Response, userPrefix: string, requestId: string): Headers {
+  // Everything here is per-user: never cacheable, whatever the upstream said.
+  const headers = new Headers({ "Cache-Control": "no-store", "X-Request-ID": requestId });
+  for (const name of FORWARDED_RESPONSE_HEADERS) {
+    const value = upstream.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  const location = upstream.headers.get("location");
+  if (location !== null) {
+    const path = new URL(location, apiBaseURL()).pathname;
+    if (path.startsWith(userPrefix)) headers.set("Location", `/api/tasks${path.slice(userPrefix.length)}`);
+  }
+  return headers;
+}
+
+/** A JWT for the session, from the per-session cache; null when Better Auth cannot issue one. */
+async function tokenFor(sessionId: string, headers: Headers): Promise<string | null> {
+  try {
+    return await cachedToken(sessionId, async () => (await auth.api.getToken({ headers })).token);
+  } catch (error) {
+    console.error("proxy: could not issue a token:", reason(error));
+    return null;
+  }
+}
+
+/** One call to FastAPI; null when it cannot be reached or does not answer in time. */
+async function send(upstream: Upstream, token: string): Promise<Response | null> {
+  const headers = new Headers(upstream.headers);
+  headers.set("Authorization", `Bearer ${token}`);
+  try {
+    return await fetch(upstream.url, {
+      method: upstream.method,
+      headers,
+      body: upstream.body,
+      redirect: "manual",
+      cache: "no-store",
+      signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
+    });
+  } catch (error) {
+    console.error("proxy: task service unreachable:", reason(error));
+    return null;
+  }
+}
+
+/**
+ * The BFF proxy: session cookie → per-session JWT → FastAPI `/api/{user_id}/tasks...`.
+ * Identity comes only from the server-side session; the browser never sees the JWT.
+ */
+export async function proxyTaskRequest(request: Request, target: TaskTarget, query?: URLSearchParams): Promise<Response> {
+  if (isCrossSiteStateChange(request)) return errorResponse(403, "Cross-site request refused", "csrf");
+
+  let session: Awaited<ReturnType<typeof auth.api.getSession>>;
+  try {
+    session = await auth.api.getSession({ headers: request.headers });
+  } catch (error) {
+    console.error("proxy: session lookup failed:", reason(error));
+    return unavailable("Sign-in service unavailable", "auth_unavailable");
+  }
+  if (!session) return errorResponse(401, "Not authenticated", "not_authenticated");
+
+  const path = upstreamPath(target);
+  if (path === null) return errorResponse(404, "Task not found", "not_found");
+  const body = await readBody(request);
+  if (body === "too_large") return errorResponse(413, "Request body too large", "payload_too_large");
+
+  const incomingId = request.headers.get("x-request-id");
+  const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
+  const userPrefix = `/api/${encodeURIComponent(session.user.id)}/tasks`;
+  const search = query && query.size > 0 ? `?${query.toString()}` : "";
+  const upstream: Upstream = {
+    url: `${apiBaseURL()}${userPrefix}${path}${search}`,
+    method: request.method,
+    headers: upstreamHeaders(request, requestId),
+    body,
+  };
+  const sessionId = session.session.id;
+
+  let token = await tokenFor(sessionId, request.headers);
+  if (token === null) return unavailable("Sign-in service unavailable", "auth_unavailable");
+  let response = await send(upstream, token);
+  if (response?.status === 401) {
+    // The cached token may predate a key rotation or a secret change: one fresh token, one retry.
+    await response.body?.cancel();
+    forgetToken(sessionId);
+    token = await tokenFor(sessionId, request.headers);
+    if (token === null) return unavailable("Sign-in service unavailable", "auth_unavailable");
+    response = await send(upstream, token);
+  }
+  if (response === null) return unavailable("Task service unavailable", "service_unavailable");
+
+  if (response.status >= 300 && response.status < 400) {
+    await response.body?.cancel();
+    return errorResponse(502, "Unexpected response from the task service", "bad_gateway");
+  }
+  const bodyless = response.status === 204 || response.status === 304 || request.method === "HEAD";
+  return new Response(bodyless ? null : response.body, {
+    status: response.status,
+    headers: responseHeaders(response, userPrefix, requestId),
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * Server-side settings read from the environment (names shared with the back end, see DESIGN.md §3).
+ * Values are read when called, so a build made without the runtime env still starts correctly.
+ */
+
+const DEFAULT_WEB_PORT = "3000";
+const DEFAULT_API_PORT = "8000";
+
+function env(name: string): string | undefined {
+  const value = process.env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function originOf(url: string, name: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    throw new Error(`${name} must be an absolute URL`);
+  }
+}
+
+/** Better Auth's base URL, which is also the JWT issuer by default. */
+export function appBaseURL(): string {
+  return env("BETTER_AUTH_URL") ?? `http://localhost:${env("WEB_PORT") ?? DEFAULT_WEB_PORT}`;
+}
+
+/** The app's own origin: the only one allowed to change state through the cookie-authenticated proxy. */
+export function appOrigin(): string {
+  return originOf(appBaseURL(), "BETTER_AUTH_URL");
+}
+
+/** The app origin plus the comma-separated TRUSTED_ORIGINS. */
+export function trustedOrigins(): string[] {
+  const extra = (env("TRUSTED_ORIGINS") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => originOf(entry, "TRUSTED_ORIGINS entries"));
+  return [...new Set([appOrigin(), ...extra])];
+}
+
+/** Where the BFF proxy finds FastAPI, without a trailing slash. */
+export function apiBaseURL(): string {
+  const url = env("API_URL") ?? `http://127.0.0.1:${env("API_PORT") ?? DEFAULT_API_PORT}`;
+  return url.replace(/\/+$/, "");
+}
+
+export type JwtAlgorithm = "EdDSA" | "HS256";
+
+export function jwtAlgorithm(): JwtAlgorithm {
+  const value = env("JWT_ALGORITHM") ?? "EdDSA";
+  if (value !== "EdDSA" && value !== "HS256") {
+    throw new Error(`JWT_ALGORITHM must be "EdDSA" or "HS256", not "${value}"`);
+  }
+  return value;
+}
+
+export function jwtIssuer(): string {
+  return env("JWT_ISSUER") ?? appBaseURL();
+}
+
+export function jwtAudience(): string {
+  return env("JWT_AUDIENCE") ?? "tandem-api";
+}
+
+/** The HS256 shared secret: JWT_SECRET, else BETTER_AUTH_SECRET (as the back end does). */
+export function jwtSharedSecret(): string | undefined {
+  return env("JWT_SECRET") ?? env("BETTER_AUTH_SECRET");
+}
+
+export function databaseURL(): string | undefined {
+  return env("DATABASE_URL");
+}
+
+/** True while `next build` evaluates modules, when runtime secrets may be absent. */
+export function isBuildPhase(): boolean {
+  return process.env.NEXT_PHASE === "phase-production-build";
+}

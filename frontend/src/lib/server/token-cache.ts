@@ -1,0 +1,87 @@
+/**
+ * Per-session cache of the short-lived JWTs the BFF proxy sends to FastAPI.
+ *
+ * A token is reused until REFRESH_MARGIN_MS before its `exp`, then replaced: that is the
+ * automatic refresh. The cache lives on globalThis so that every route bundle in the
+ * Next.js server process (and Better Auth's sign-out hook) shares one instance.
+ */
+
+const MAX_ENTRIES = 10_000;
+const REFRESH_MARGIN_MS = 60_000;
+
+interface Entry {
+  token: string;
+  refreshAt: number;
+}
+
+interface Store {
+  entries: Map<string, Entry>;
+  inflight: Map<string, Promise<string>>;
+}
+
+const STORE_KEY = Symbol.for("tandem.frontend.tokenCache");
+
+function store(): Store {
+  const holder = globalThis as typeof globalThis & { [STORE_KEY]?: Store };
+  holder[STORE_KEY] ??= { entries: new Map(), inflight: new Map() };
+  return holder[STORE_KEY];
+}
+
+/** The `exp` claim in milliseconds, read WITHOUT verifying the token: only used to schedule a refresh. */
+export function tokenExpiryMs(token: string): number | null {
+  const payload = token.split(".")[1];
+  if (!payload) return null;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    if (typeof claims !== "object" || claims === null || !("exp" in claims)) return null;
+    return typeof claims.exp === "number" && Number.isFinite(claims.exp) ? claims.exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+function remember(sessionId: string, token: string): void {
+  const exp = tokenExpiryMs(token);
+  if (exp === null) return;
+  const refreshAt = exp - REFRESH_MARGIN_MS;
+  const now = Date.now();
+  if (refreshAt <= now) return;
+  const { entries } = store();
+  entries.delete(sessionId);
+  if (entries.size >= MAX_ENTRIES) {
+    for (const [key, entry] of entries) {
+      if (entry.refreshAt <= now) entries.delete(key);
+    }
+    // Still full: evict the oldest insertions (Map keeps insertion order).
+    for (const key of entries.keys()) {
+      if (entries.size < MAX_ENTRIES) break;
+      entries.delete(key);
+    }
+  }
+  entries.set(sessionId, { token, refreshAt });
+}
+
+/**
+ * The cached token for a session, or a new one from `issue` (one call per session at a time).
+ */
+export async function cachedToken(sessionId: string, issue: () => Promise<string>): Promise<string> {
+  const { entries, inflight } = store();
+  const entry = entries.get(sessionId);
+  if (entry && Date.now() < entry.refreshAt) return entry.token;
+  const pending = inflight.get(sessionId);
+  if (pending) return pending;
+  const request = issue()
+    .then((token) => {
+      remember(sessionId, token);
+      return token;
+    })
+    .finally(() => inflight.delete(sessionId));
+  inflight.set(sessionId, request);
+  return request;
+}
+
+/** Drops a session's token: on sign-out, and when FastAPI rejected it. */
+export function forgetToken(sessionId: string): void {
+  store().entries.delete(sessionId);
+}
+
