@@ -80,6 +80,8 @@ def make_settings(database: MigratedDatabase, **overrides: Any) -> Settings:
         "database_url": database.owner_url,
         "better_auth_url": ISSUER,
         "jwt_audience": AUDIENCE,
+        # Rate limits have their own tests; elsewhere they would only add noise.
+        "rate_limit_api": "1000000/second",
         **overrides,
     }
     return Settings(**values)

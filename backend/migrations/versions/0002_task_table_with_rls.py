@@ -38,8 +38,12 @@ def upgrade() -> None:
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("description", sa.Text),
         sa.Column("completed", sa.Boolean, nullable=False, server_default=sa.false()),
-        sa.Column("created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.Column("updated_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="task_title_length"),
         sa.CheckConstraint("char_length(description) <= 2000", name="task_description_length"),
     )
@@ -83,5 +87,5 @@ def downgrade() -> None:
     op.execute(f'REVOKE ALL ON session, "user" FROM {APP_ROLE}')
     op.execute(f"REVOKE USAGE ON SCHEMA public FROM {APP_ROLE}")
     op.drop_table("task")
-    # The role is cluster-wide; another database may still use it.
-    op.execute(f"REVOKE {APP_ROLE} FROM CURRENT_USER")
+    # The role and the owner's membership in it are cluster-wide: other databases
+    # on the same cluster may still use them, so they stay.

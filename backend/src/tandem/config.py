@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     max_body_bytes: int = 64 * 1024
+    audit_log: Path | None = None
 
     @field_validator("jwt_previous_secrets", "trusted_proxies", mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
@@ -28,15 +29,16 @@ from tandem.db_url import async_driver_url
 APP_ROLE = "tandem_app"
 
 # One round trip: become the app role, set the user, and check that the
-# token's session (or, without a sid, its user) still exists.
+# token's session (or, without a sid, its user) still exists. ``live_until``
+# is NULL for a revoked session or a deleted user.
 _ENTER_USER_CONTEXT = """
 SELECT {role_switch}
        set_config('app.user_id', :sub, true),
        CASE WHEN CAST(:sid AS text) IS NULL
-            THEN EXISTS (SELECT 1 FROM "user" WHERE id = :sub)
-            ELSE EXISTS (SELECT 1 FROM session
-                         WHERE id = :sid AND "userId" = :sub AND "expiresAt" > now())
-       END AS live
+            THEN (SELECT 'infinity'::timestamptz FROM "user" WHERE id = :sub)
+            ELSE (SELECT "expiresAt" FROM session
+                  WHERE id = :sid AND "userId" = :sub AND "expiresAt" > now())
+       END AS live_until
 """
 
 
@@ -74,14 +76,27 @@ class Database:
 
     @asynccontextmanager
     async def user_transaction(self, principal: Principal) -> AsyncIterator[AsyncSession]:
-        """A transaction that sees only ``principal``'s rows; commits when the block succeeds."""
+        """A transaction that sees only ``principal``'s rows; commits when the block succeeds.
+
+        Raises ``RevokedSession`` when the token's session (or user) is gone.
+        """
         async with self._sessions() as session, session.begin():
-            result = await session.execute(
-                self._enter_user_context, {"sub": principal.sub, "sid": principal.sid}
-            )
-            if not result.one().live:
-                raise RevokedSession()
+            await self._enter_user_context_of(session, principal)
             yield session
+
+    async def session_live_until(self, principal: Principal) -> datetime:
+        """Until when the token's session stays valid, checked in a transaction of its own."""
+        async with self._sessions() as session, session.begin():
+            return await self._enter_user_context_of(session, principal)
+
+    async def _enter_user_context_of(self, session: AsyncSession, principal: Principal) -> datetime:
+        result = await session.execute(
+            self._enter_user_context, {"sub": principal.sub, "sid": principal.sid}
+        )
+        live_until: datetime | None = result.one().live_until
+        if live_until is None:
+            raise RevokedSession()
+        return live_until
 
     @asynccontextmanager
     async def app_role_transaction(self) -> AsyncIterator[AsyncSession]:

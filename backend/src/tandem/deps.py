@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tandem.auth import BearerAuth, Principal, TokenVerifier, require_user
+from tandem.auth import (
+    BearerAuth,
+    Principal,
+    RevokedSession,
+    TokenVerifier,
+    log_auth_event,
+    require_user,
+)
 from tandem.db import Database
+from tandem.live_sessions import LiveSessionCache
+from tandem.rate_limit import RateLimiter
 
 
 def _verifier(request: Request) -> TokenVerifier:
@@ -22,8 +32,30 @@ def database(request: Request) -> Database:
     return db
 
 
+@contextmanager
+def _logging_revocation(principal: Principal, request: Request) -> Iterator[None]:
+    try:
+        yield
+    except RevokedSession as exc:
+        log_auth_event(
+            request, "auth.rejected", reason=exc.reason, status=exc.status_code, principal=principal
+        )
+        raise
+
+
 bearer = BearerAuth(_verifier)
-CurrentPrincipal = Annotated[Principal, Depends(bearer)]
+
+
+async def _authenticated(
+    principal: Annotated[Principal, Depends(bearer)], request: Request
+) -> Principal:
+    """The verified caller, counted against their own rate limit."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.check_user(principal.sub)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_authenticated)]
 
 
 async def _own_transaction(
@@ -31,14 +63,28 @@ async def _own_transaction(
 ) -> AsyncIterator[AsyncSession]:
     """403 unless the path's user is the caller; then a transaction confined to them."""
     require_user(principal, user_id, request)
-    async with database(request).user_transaction(principal) as session:
-        yield session
+    with _logging_revocation(principal, request):
+        async with database(request).user_transaction(principal) as session:
+            yield session
 
 
 async def _live_principal(principal: CurrentPrincipal, request: Request) -> Principal:
-    """The caller, after checking that their session has not been revoked."""
-    async with database(request).user_transaction(principal):
+    """The caller, once their session is known to be live: from the cache, or the database."""
+    sessions: LiveSessionCache = request.app.state.live_sessions
+    if principal.sid is not None and sessions.is_live(principal.sid, principal.sub):
         return principal
+    checkpoint = sessions.checkpoint()
+    with _logging_revocation(principal, request):
+        live_until = await database(request).session_live_until(principal)
+    if principal.sid is None:
+        return principal  # no session to cache: such tokens are checked every time
+    sessions.remember(
+        principal.sid,
+        principal.sub,
+        live_until=min(live_until.timestamp(), principal.expires_at),
+        checkpoint=checkpoint,
+    )
+    return principal
 
 
 # scope="function": the transaction commits before the response is sent, so a

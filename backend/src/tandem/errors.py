@@ -2,7 +2,7 @@
 
     AppError                 base for errors our code raises on purpose
     ├── NotFound             404: missing, or owned by someone else (no oracle)
-    └── ServiceUnavailable   503 with Retry-After: the database is unreachable
+    └── ServiceUnavailable   503 with Retry-After: the database is unreachable or busy
 
 Auth errors come from ``tandem.auth``. Framework errors (404 route, 405,
 422 validation, 400 unparsable body) are reshaped here, and anything else
@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
@@ -50,6 +50,11 @@ COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 RETRY_AFTER_SECONDS = "2"
 NO_STORE = {"Cache-Control": "no-store"}
+# SQLSTATEs that mean "not now" rather than "wrong": 08 connection exceptions, 53
+# insufficient resources (too many connections), 57 operator intervention (statement
+# timeout, shutdown, starting up), and 55P03 a lock not granted within lock_timeout.
+_RETRYABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+_RETRYABLE_SQLSTATES = frozenset({"55P03"})
 
 
 class AppError(Exception):
@@ -105,10 +110,17 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Locations and error types only: pydantic's "input" and messages may quote the request.
-    fields = [
-        {"loc": [str(part) for part in err["loc"][:2]], "type": err["type"]} for err in exc.errors()
-    ]
+    fields = [{"loc": _our_location(err), "type": err["type"]} for err in exc.errors()]
     return error_response(422, "validation_error", "The request is not valid", errors=fields)
+
+
+def _our_location(error: Any) -> list[str]:
+    """The error's location, cut to names the API declares.
+
+    An unknown field's location ends in the client's own key, so it stops at its parent.
+    """
+    loc = error["loc"][:1] if error["type"] == "extra_forbidden" else error["loc"][:2]
+    return [str(part) for part in loc]
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
@@ -117,6 +129,19 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
         extra={"event": "db.unavailable", "error": type(exc).__name__},
     )
     return await _app_error(_request, ServiceUnavailable())
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The driver's errors without a class of their own: 503 when a retry can succeed."""
+    assert isinstance(exc, DBAPIError)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if (
+        exc.connection_invalidated
+        or sqlstate[:2] in _RETRYABLE_SQLSTATE_CLASSES
+        or sqlstate in _RETRYABLE_SQLSTATES
+    ):
+        return await _database_unavailable(request, exc)
+    return await _unexpected(request, exc)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -140,4 +165,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     for db_error in (OperationalError, InterfaceError, PoolTimeoutError, OSError):
         app.add_exception_handler(db_error, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

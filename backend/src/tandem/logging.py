@@ -8,6 +8,7 @@ escapes CR and LF, so no value can forge a log line.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import logging.handlers
@@ -15,6 +16,7 @@ import queue
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from pathlib import Path
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -42,16 +44,35 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO) -> logging.handlers.QueueListener:
+AUDIT_LOGGERS = ("tandem.auth", "tandem.audit")
+_listener: logging.handlers.QueueListener | None = None
+
+
+class _AuditOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith(AUDIT_LOGGERS)
+
+
+def configure_logging(*, audit_log: Path | None = None, level: int = logging.INFO) -> None:
     """Route every logger (uvicorn's too) through one queue to JSON on stdout.
 
-    The caller starts and stops the returned listener.
+    Security events (``tandem.auth*``, ``tandem.audit``) also go to ``audit_log``
+    when it is set. Runs once per process; the listener thread flushes at exit.
     """
+    global _listener
+    if _listener is not None:
+        return
     log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     queue_handler = logging.handlers.QueueHandler(log_queue)
     queue_handler.addFilter(_RequestIdFilter())
-    stream_handler = logging.StreamHandler(sys.stdout)
-    stream_handler.setFormatter(JsonFormatter())
+    formatter = JsonFormatter()
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if audit_log is not None:
+        audit_handler = logging.FileHandler(audit_log, encoding="utf-8")
+        audit_handler.addFilter(_AuditOnly())
+        handlers.append(audit_handler)
+    for handler in handlers:
+        handler.setFormatter(formatter)
 
     root = logging.getLogger()
     root.handlers[:] = [queue_handler]
@@ -60,4 +81,6 @@ def configure_logging(level: int = logging.INFO) -> logging.handlers.QueueListen
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    return logging.handlers.QueueListener(log_queue, stream_handler, respect_handler_level=True)
+    _listener = logging.handlers.QueueListener(log_queue, *handlers, respect_handler_level=True)
+    _listener.start()
+    atexit.register(_listener.stop)

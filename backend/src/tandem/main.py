@@ -14,9 +14,12 @@ from tandem import health
 from tandem.auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
 from tandem.config import Settings
 from tandem.db import Database
+from tandem.db_url import libpq_url
 from tandem.errors import install_error_handlers
+from tandem.live_sessions import LiveSessionCache
 from tandem.logging import configure_logging
 from tandem.middleware import BodySizeLimit, RequestContext
+from tandem.rate_limit import AddressRateLimit, RateLimiter, parse_trusted_proxies
 from tandem.rls_guard import check_row_level_security
 from tandem.tasks.router import router as tasks_router
 
@@ -59,20 +62,24 @@ async def _check_database(database: Database) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # type: ignore[call-arg]  # read from the environment
-    log_listener = configure_logging()
+    configure_logging(audit_log=settings.audit_log)
     verifier = build_verifier(settings)
     database = Database(settings)
+    live_sessions = LiveSessionCache(libpq_url(settings.api_database_url or settings.database_url))
+    rate_limiter = RateLimiter(
+        limits=settings.rate_limit_api, storage_url=settings.rate_limit_storage_url
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        log_listener.start()
         try:
             await _check_database(database)
+            await live_sessions.start()
             async with verifier:
                 yield
         finally:
+            await live_sessions.close()
             await database.close()
-            log_listener.stop()
 
     app = FastAPI(
         title="Tandem API",
@@ -83,8 +90,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.verifier = verifier
     app.state.database = database
+    app.state.live_sessions = live_sessions
+    app.state.rate_limiter = rate_limiter
     install_error_handlers(app)
+    # Added innermost first: request context, then the address limit, then the body cap.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        AddressRateLimit,
+        limiter=rate_limiter,
+        trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
+    )
     app.add_middleware(RequestContext)
     app.include_router(health.router)
     app.include_router(tasks_router)

@@ -70,7 +70,6 @@ def claims_for(sub: str, sid: str | None = None, **overrides: Any) -> dict[str, 
     return {k: v for k, v in claims.items() if v is not MISSING}
 
 
-
 def sign_eddsa(claims: dict[str, Any], key: SigningKey, **header: Any) -> str:
     headers = {"kid": key.kid, **header}
     return jwt.encode(claims, key.private, algorithm="EdDSA", headers=headers)

@@ -6,11 +6,11 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tandem.errors import AppError
 from tandem.tasks.models import TaskRow
-from tandem.tasks.schemas import TaskSort
+from tandem.tasks.schemas import TaskSort, storable_text
 
 SortValue = str | datetime
 
@@ -39,11 +39,13 @@ def decode_cursor(cursor: str, sort: TaskSort) -> tuple[SortValue, uuid.UUID]:
         cursor_sort, value, task_id = json.loads(raw)
         if cursor_sort != sort or not isinstance(value, str) or not isinstance(task_id, str):
             raise InvalidCursor()
-        position: SortValue = value
+        # The value becomes a bind parameter, so it must be one PostgreSQL accepts.
+        position: SortValue = storable_text(value)
         if sort_column(sort) != "title":
             position = datetime.fromisoformat(value)
             if position.tzinfo is None:
                 raise InvalidCursor()
+            position = position.astimezone(UTC)  # overflows here, not in the driver
         return position, uuid.UUID(task_id)
-    except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
+    except (binascii.Error, ValueError, TypeError, RecursionError, OverflowError) as exc:
         raise InvalidCursor() from exc

@@ -12,7 +12,7 @@ TaskStatus = Literal["all", "pending", "completed"]
 TaskSort = Literal["created_at", "-created_at", "title", "-title", "updated_at", "-updated_at"]
 
 
-def _storable_text(value: str) -> str:
+def storable_text(value: str) -> str:
     """PostgreSQL text holds neither NUL nor lone surrogates; refuse them as 422, not 500."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
@@ -34,11 +34,11 @@ def _single_line(value: str) -> str:
 Title = Annotated[
     str,
     Field(min_length=1, max_length=200),
-    AfterValidator(_storable_text),
+    AfterValidator(storable_text),
     AfterValidator(_single_line),
 ]
-Description = Annotated[str, Field(max_length=2000), AfterValidator(_storable_text)]
-SearchText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable_text)]
+Description = Annotated[str, Field(max_length=2000), AfterValidator(storable_text)]
+SearchText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable_text)]
 
 
 class _Request(BaseModel):

@@ -7,13 +7,15 @@ net under that filter, not a replacement for it.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tandem.errors import NotFound
 from tandem.tasks.cursor import decode_cursor, encode_cursor, sort_column
+from tandem.tasks.etag import PreconditionFailed
 from tandem.tasks.models import TaskRow
 from tandem.tasks.schemas import TaskSort, TaskStatus
 
@@ -69,41 +71,73 @@ async def create_task(
     return task
 
 
+def _owned(user_id: str, task_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
+    return (TaskRow.id == task_id, TaskRow.user_id == user_id)
+
+
 async def get_task(session: AsyncSession, *, user_id: str, task_id: uuid.UUID) -> TaskRow:
-    task = await session.scalar(
-        select(TaskRow).where(TaskRow.id == task_id, TaskRow.user_id == user_id)
-    )
+    task = await session.scalar(select(TaskRow).where(*_owned(user_id, task_id)))
     if task is None:
         raise NotFound()
     return task
 
 
 async def update_task(
-    session: AsyncSession, *, user_id: str, task_id: uuid.UUID, changes: dict[str, Any]
+    session: AsyncSession,
+    *,
+    user_id: str,
+    task_id: uuid.UUID,
+    changes: dict[str, Any],
+    if_match: list[datetime] | None = None,
 ) -> TaskRow:
-    """Apply ``changes`` (already validated) and bump ``updated_at``."""
+    """Apply ``changes`` (already validated) and move ``updated_at``, the task's version.
+
+    With ``if_match``, the row changes only if its version is one of those: the
+    check and the write are one statement, so two writers cannot both pass it.
+    """
     task: TaskRow | None = await session.scalar(
         update(TaskRow)
-        .where(TaskRow.id == task_id, TaskRow.user_id == user_id)
-        .values(**changes, updated_at=func.now())
+        .where(*_owned(user_id, task_id), *_version_in(if_match))
+        .values(**changes, updated_at=func.clock_timestamp())
         .returning(TaskRow)
     )
     if task is None:
-        raise NotFound()
+        await _raise_missing_or_changed(session, user_id=user_id, task_id=task_id)
     return task
 
 
-async def toggle_completed(session: AsyncSession, *, user_id: str, task_id: uuid.UUID) -> TaskRow:
+async def toggle_completed(
+    session: AsyncSession, *, user_id: str, task_id: uuid.UUID, if_match: list[datetime] | None
+) -> TaskRow:
     return await update_task(
-        session, user_id=user_id, task_id=task_id, changes={"completed": ~TaskRow.completed}
+        session,
+        user_id=user_id,
+        task_id=task_id,
+        changes={"completed": ~TaskRow.completed},
+        if_match=if_match,
     )
 
 
-async def delete_task(session: AsyncSession, *, user_id: str, task_id: uuid.UUID) -> None:
+async def delete_task(
+    session: AsyncSession, *, user_id: str, task_id: uuid.UUID, if_match: list[datetime] | None
+) -> None:
     deleted = await session.scalar(
         delete(TaskRow)
-        .where(TaskRow.id == task_id, TaskRow.user_id == user_id)
+        .where(*_owned(user_id, task_id), *_version_in(if_match))
         .returning(TaskRow.id)
     )
     if deleted is None:
-        raise NotFound()
+        await _raise_missing_or_changed(session, user_id=user_id, task_id=task_id)
+
+
+def _version_in(if_match: list[datetime] | None) -> tuple[ColumnElement[bool], ...]:
+    return () if if_match is None else (TaskRow.updated_at.in_(if_match),)
+
+
+async def _raise_missing_or_changed(
+    session: AsyncSession, *, user_id: str, task_id: uuid.UUID
+) -> NoReturn:
+    """After a write matched no row: 412 if the task exists (so its version differed), else 404."""
+    if await session.scalar(select(exists().where(*_owned(user_id, task_id)))):
+        raise PreconditionFailed()
+    raise NotFound()

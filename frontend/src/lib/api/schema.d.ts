@@ -31,7 +31,10 @@ export interface paths {
         /** List your tasks, a page at a time */
         get: operations["list_tasks_api__user_id__tasks_get"];
         put?: never;
-        /** Create a task */
+        /**
+         * Create a task
+         * @description With an `Idempotency-Key`, retries of the same request create one task and replay its response for 24 hours; the same key with another body gets 422.
+         */
         post: operations["create_task_api__user_id__tasks_post"];
         delete?: never;
         options?: never;
@@ -350,6 +353,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match named an older version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -391,7 +403,9 @@ export interface operations {
     create_task_api__user_id__tasks_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "idempotency-key"?: string | null;
+            };
             path: {
                 user_id: string;
             };
@@ -441,6 +455,15 @@ export interface operations {
             };
             /** @description No such task */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description If-Match named an older version */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -543,6 +566,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match named an older version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -584,7 +616,10 @@ export interface operations {
     replace_task_api__user_id__tasks__task_id__put: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response; a stale one gets 412 */
+                "if-match"?: string | null;
+            };
             path: {
                 user_id: string;
                 task_id: string;
@@ -642,6 +677,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match named an older version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -683,7 +727,10 @@ export interface operations {
     delete_task_api__user_id__tasks__task_id__delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response; a stale one gets 412 */
+                "if-match"?: string | null;
+            };
             path: {
                 user_id: string;
                 task_id: string;
@@ -735,6 +782,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match named an older version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -776,7 +832,10 @@ export interface operations {
     patch_task_api__user_id__tasks__task_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response; a stale one gets 412 */
+                "if-match"?: string | null;
+            };
             path: {
                 user_id: string;
                 task_id: string;
@@ -834,6 +893,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description If-Match named an older version */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -875,7 +943,10 @@ export interface operations {
     toggle_complete_api__user_id__tasks__task_id__complete_patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response; a stale one gets 412 */
+                "if-match"?: string | null;
+            };
             path: {
                 user_id: string;
                 task_id: string;
@@ -922,6 +993,15 @@ export interface operations {
             };
             /** @description No such task */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description If-Match named an older version */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

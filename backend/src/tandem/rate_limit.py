@@ -1,0 +1,125 @@
+"""Request limits per client address and per user, with the ``limits`` library.
+
+Every API request counts against its client address, before authentication,
+so a flood of invalid tokens is limited too. A verified request also counts
+against its user (``sub``), so one user cannot starve the others behind the
+same address (the web app's proxy). Counters live in memory by default, or
+in Redis when ``RATE_LIMIT_STORAGE_URL`` says so, to be shared by processes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+from limits import RateLimitItem, parse_many
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tandem.errors import AppError, error_response
+
+audit = logging.getLogger("tandem.audit")
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+    detail = "Too many requests; retry later"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.retry_after_seconds = retry_after_seconds
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
+
+
+class RateLimiter:
+    """Checks one request against every configured limit for an identity."""
+
+    def __init__(self, *, limits: str, storage_url: str) -> None:
+        self._items: list[RateLimitItem] = parse_many(limits)
+        async_url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
+        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(async_url))
+
+    async def check_address(self, address: str) -> None:
+        await self._check("address", address)
+
+    async def check_user(self, sub: str) -> None:
+        await self._check("user", sub)
+
+    async def _check(self, kind: str, identity: str) -> None:
+        for item in self._items:
+            if not await self._limiter.hit(item, kind, identity):
+                stats = await self._limiter.get_window_stats(item, kind, identity)
+                audit.info(
+                    "rate limit exceeded",
+                    extra={"event": "rate_limit.exceeded", "kind": kind, "limit": str(item)},
+                )
+                raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
+
+
+class AddressRateLimit:
+    """ASGI middleware: count every API request against its client address, before auth."""
+
+    def __init__(
+        self, app: ASGIApp, *, limiter: RateLimiter, trusted_proxies: Sequence[IPNetwork]
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.trusted_proxies = tuple(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            try:
+                await self.limiter.check_address(client_address(scope, self.trusted_proxies))
+            except RateLimited as exc:
+                response = error_response(429, exc.code, exc.detail, exc.headers())
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def parse_trusted_proxies(entries: Sequence[str]) -> tuple[IPNetwork, ...]:
+    """``TRUSTED_PROXIES`` entries: addresses or networks (``127.0.0.1``, ``10.0.0.0/8``)."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def client_address(scope: Scope, trusted: Sequence[IPNetwork]) -> str:
+    """The peer's address, or the one its trusted proxies forwarded for.
+
+    ``X-Forwarded-For`` is read right to left: each hop appends the address it
+    saw, so the first entry not owned by a trusted proxy is the real client.
+    Anything left of it could have been written by the client itself.
+    """
+    peer = scope["client"][0] if scope.get("client") else "unknown"
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for")
+    hops = [hop.strip() for hop in forwarded.decode("latin-1").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop if _is_ip(hop) else peer
+    return peer
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(address: str, trusted: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)

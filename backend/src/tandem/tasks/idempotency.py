@@ -1,0 +1,95 @@
+"""Idempotent task creation: one key, one task, whatever the retries.
+
+The key is claimed in the same transaction that creates the task. A
+concurrent retry blocks on the claim until the first request commits, then
+replays its stored response; if the first request rolled back, the retry
+finds no claim and creates the task itself. Either the task and its key both
+exist, or neither does. Keys are per user and count for 24 hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tandem.errors import AppError
+
+_VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as most clients send UUIDs
+
+_CLAIM = text(
+    """
+    INSERT INTO idempotency_key (user_id, key, request_hash, response_status, response_body)
+    VALUES (:user_id, :key, :request_hash, 0, 'null')
+    ON CONFLICT (user_id, key) DO NOTHING
+    RETURNING 1
+    """
+)
+# Keys count for 24 hours; an older claim is dropped before a new one is tried.
+_EXPIRE = text(
+    """
+    DELETE FROM idempotency_key
+    WHERE user_id = :user_id AND key = :key AND created_at < now() - interval '24 hours'
+    """
+)
+_FIND = text(
+    "SELECT request_hash, response_status, response_body FROM idempotency_key "
+    "WHERE user_id = :user_id AND key = :key"
+)
+_RECORD = text(
+    "UPDATE idempotency_key SET response_status = :status, response_body = CAST(:body AS jsonb) "
+    "WHERE user_id = :user_id AND key = :key"
+)
+
+
+class InvalidIdempotencyKey(AppError):
+    status_code = 422
+    code = "invalid_idempotency_key"
+    detail = "Idempotency-Key must be 1 to 255 visible ASCII characters"
+
+
+class IdempotencyKeyReused(AppError):
+    status_code = 422
+    code = "idempotency_key_reused"
+    detail = "This Idempotency-Key was already used with a different request body"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status_code: int
+    body: Any
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim(
+    session: AsyncSession, *, user_id: str, key: str, request_hash: str
+) -> StoredResponse | None:
+    """Claim ``key`` for this request, or return the response of the request that owns it."""
+    if not _VALID_KEY.fullmatch(key):
+        raise InvalidIdempotencyKey()
+    params = {"user_id": user_id, "key": key}
+    await session.execute(_EXPIRE, params)
+    if await session.scalar(_CLAIM, {**params, "request_hash": request_hash}):
+        return None
+    stored_hash, status_code, body = (await session.execute(_FIND, params)).one()
+    if stored_hash != request_hash:
+        raise IdempotencyKeyReused()
+    return StoredResponse(status_code=status_code, body=body)
+
+
+async def record(
+    session: AsyncSession, *, user_id: str, key: str, status_code: int, body: Any
+) -> None:
+    """Store the response a claimed key will replay; commits with the task."""
+    await session.execute(
+        _RECORD, {"user_id": user_id, "key": key, "status": status_code, "body": json.dumps(body)}
+    )

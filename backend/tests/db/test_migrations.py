@@ -1,0 +1,230 @@
+"""The Alembic history: it goes down and up again, and it leaves RLS and grants as designed.
+
+DESIGN.md §2 ("isolation", "database", "migrations"): RLS enabled and forced
+with ``USING`` and ``WITH CHECK`` on ``app.user_id``; ``tandem_app`` is
+neither superuser, BYPASSRLS nor owner, and may touch the rows of ``task``
+and read only ``id``, ``"userId"`` and ``"expiresAt"`` of ``session`` (and
+``id`` of ``"user"`` to check that a token's user still exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from tandem.db import APP_ROLE
+from tandem.db_url import async_driver_url
+from tests.support.database import OWNER, MigratedDatabase, migrate
+
+BETTER_AUTH_TABLES = {"user", "session", "account", "verification", "jwks", "rateLimit"}
+# Tables whose rows belong to one user; each must force RLS.
+USER_TABLES = {"task", "idempotency_key"}
+ALL_TABLES = BETTER_AUTH_TABLES | USER_TABLES | {"alembic_version"}
+
+# Privileges granted to tandem_app, directly, on whole tables and on single columns.
+EXPECTED_TABLE_GRANTS = {("task", p) for p in ("SELECT", "INSERT", "UPDATE", "DELETE")} | {
+    ("idempotency_key", p) for p in ("SELECT", "INSERT", "DELETE")
+}
+EXPECTED_COLUMN_GRANTS = {
+    ("session", "id", "SELECT"),
+    ("session", "userId", "SELECT"),
+    ("session", "expiresAt", "SELECT"),
+    ("user", "id", "SELECT"),
+}
+
+_TABLE_GRANTS = text(
+    """
+    SELECT c.relname, acl.privilege_type
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+    CROSS JOIN LATERAL aclexplode(c.relacl) acl
+    WHERE acl.grantee = (SELECT oid FROM pg_roles WHERE rolname = :role)
+    """
+)
+_COLUMN_GRANTS = text(
+    """
+    SELECT c.relname, a.attname, acl.privilege_type
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+    CROSS JOIN LATERAL aclexplode(a.attacl) acl
+    WHERE acl.grantee = (SELECT oid FROM pg_roles WHERE rolname = :role)
+    """
+)
+
+
+@pytest_asyncio.fixture
+async def inspector(scratch_database: MigratedDatabase) -> AsyncIterator[AsyncEngine]:
+    """A superuser's view of the scratch database (migrated to head)."""
+    engine = create_async_engine(async_driver_url(scratch_database.superuser_url))
+    yield engine
+    await engine.dispose()
+
+
+async def _tables(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        rows = await connection.scalars(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        )
+        return set(rows)
+
+
+async def _owner_is_member_of_app_role(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        member: bool = await connection.scalar(
+            text("SELECT pg_has_role(:owner, :role, 'MEMBER')"), {"owner": OWNER, "role": APP_ROLE}
+        )
+        return member
+
+
+async def test_downgrade_to_base_then_upgrade_to_head(
+    scratch_database: MigratedDatabase, inspector: AsyncEngine, superuser_engine: AsyncEngine
+) -> None:
+    assert await _tables(inspector) == ALL_TABLES
+    migrate(scratch_database.owner_url, "base", command="downgrade")
+    assert await _tables(inspector) == {"alembic_version"}
+    # The membership is cluster-wide: other databases on the cluster still need it.
+    assert await _owner_is_member_of_app_role(superuser_engine)
+    migrate(scratch_database.owner_url)
+    assert await _tables(inspector) == ALL_TABLES
+    assert await _owner_is_member_of_app_role(inspector)
+    await _assert_isolation_schema(inspector)
+
+
+async def test_head_isolates_tasks_and_grants_least_privilege(inspector: AsyncEngine) -> None:
+    await _assert_isolation_schema(inspector)
+
+
+async def _assert_isolation_schema(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        user_tables = set(
+            await connection.scalars(
+                text(
+                    "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+                    "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' "
+                    "AND a.attname = 'user_id' AND NOT a.attisdropped"
+                )
+            )
+        )
+        assert user_tables == USER_TABLES
+        for table in sorted(user_tables):
+            await _assert_forced_rls(connection, table)
+
+        role = (
+            await connection.execute(
+                text(
+                    "SELECT rolsuper, rolbypassrls, rolcanlogin, rolinherit, rolcreaterole, "
+                    "rolcreatedb FROM pg_roles WHERE rolname = :role"
+                ),
+                {"role": APP_ROLE},
+            )
+        ).one()
+        assert tuple(role) == (False, False, False, False, False, False)
+
+        owned = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+                "WHERE r.rolname = :role"
+            ),
+            {"role": APP_ROLE},
+        )
+        assert owned == 0
+        acts_as_owner = await connection.scalar(
+            text("SELECT pg_has_role(:role, :owner, 'MEMBER')"),
+            {"role": APP_ROLE, "owner": OWNER},
+        )
+        assert acts_as_owner is False
+        task_owner = await connection.scalar(
+            text("SELECT tableowner FROM pg_tables WHERE tablename = 'task'")
+        )
+        assert task_owner == OWNER
+
+        table_grants = {
+            tuple(row) for row in await connection.execute(_TABLE_GRANTS, {"role": APP_ROLE})
+        }
+        column_grants = {
+            tuple(row) for row in await connection.execute(_COLUMN_GRANTS, {"role": APP_ROLE})
+        }
+        assert table_grants == EXPECTED_TABLE_GRANTS
+        assert column_grants == EXPECTED_COLUMN_GRANTS
+
+        schema_rights = (
+            await connection.execute(
+                text(
+                    "SELECT has_schema_privilege(:role, 'public', 'USAGE'), "
+                    "has_schema_privilege(:role, 'public', 'CREATE')"
+                ),
+                {"role": APP_ROLE},
+            )
+        ).one()
+        assert tuple(schema_rights) == (True, False)
+
+
+async def _assert_forced_rls(connection: AsyncConnection, table: str) -> None:
+    """RLS enabled and forced, under one policy for every command that checks both ways."""
+    enabled, forced = (
+        await connection.execute(
+            text(
+                "SELECT relrowsecurity, relforcerowsecurity FROM pg_class "
+                "WHERE oid = CAST(:table AS regclass)"
+            ),
+            {"table": f"public.{table}"},
+        )
+    ).one()
+    assert (enabled, forced) == (True, True), table
+
+    policies = (
+        await connection.execute(
+            text(
+                "SELECT permissive, roles, cmd, qual, with_check FROM pg_policies "
+                "WHERE schemaname = 'public' AND tablename = :table"
+            ),
+            {"table": table},
+        )
+    ).all()
+    assert len(policies) == 1, table
+    permissive, roles, cmd, using, with_check = policies[0]
+    assert (permissive, list(roles), cmd) == ("PERMISSIVE", ["public"], "ALL"), table
+    for expression in (using, with_check):
+        assert expression is not None, table
+        normalized = " ".join(expression.split())
+        assert normalized == (
+            "(user_id = NULLIF(current_setting('app.user_id'::text, true), ''::text))"
+        ), (table, expression)
+
+
+async def test_the_app_role_cannot_read_secrets_even_by_column(
+    scratch_database: MigratedDatabase,
+) -> None:
+    """The grants hold in practice: session tokens, password hashes and keys stay unreadable."""
+    engine = create_async_engine(async_driver_url(scratch_database.owner_url))
+    try:
+        for forbidden in (
+            "SELECT token FROM session",
+            'SELECT email FROM "user"',
+            "SELECT * FROM session",
+            "SELECT password FROM account",
+            'SELECT "privateKey" FROM jwks',
+            "SELECT value FROM verification",
+            'SELECT key FROM "rateLimit"',
+            'UPDATE session SET "expiresAt" = now()',
+            "DELETE FROM session",
+            'INSERT INTO "user" (id, name, email, "emailVerified") VALUES (1, 1, 1, false)',
+            "TRUNCATE task",
+            "CREATE TABLE public.sneaky (id int)",
+        ):
+            async with engine.connect() as connection:
+                await connection.execute(text(f"SET ROLE {APP_ROLE}"))
+                with pytest.raises(DBAPIError, match="permission denied"):
+                    await connection.execute(text(forbidden))
+        async with engine.begin() as connection:
+            await connection.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))
+            await connection.execute(text('SELECT id, "userId", "expiresAt" FROM session'))
+            await connection.execute(text('SELECT id FROM "user"'))
+    finally:
+        await engine.dispose()
