@@ -22,6 +22,7 @@ import asyncpg
 
 logger = logging.getLogger("tandem.live_sessions")
 CHANNEL = "tandem_session_changed"
+LISTENER_NAME = "tandem-session-listener"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,9 @@ class LiveSessionCache:
             await asyncio.sleep(self._reconnect_seconds)
 
     async def _listen_once(self) -> None:
-        connection = await asyncpg.connect(self._dsn, timeout=5)
+        connection = await asyncpg.connect(
+            self._dsn, timeout=5, server_settings={"application_name": LISTENER_NAME}
+        )
         lost = asyncio.Event()
         try:
             connection.add_termination_listener(lambda _conn: lost.set())

@@ -1,0 +1,124 @@
+"""API rate limits: per user and per client address, with 429 and Retry-After.
+
+Each test runs its own app with a small limit, so counts start at zero.
+The test client connects from 127.0.0.1; tests that need distinct client
+addresses trust that hop as a proxy and send ``X-Forwarded-For``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from tandem.rate_limit import client_address, parse_trusted_proxies
+from tests.conftest import MakeUser, User, make_settings
+from tests.support.apps import serving
+from tests.support.database import MigratedDatabase
+from tests.support.jwks_server import JWKSServer
+
+LIMIT = 5
+
+
+def _from(address: str, user: User | None = None) -> dict[str, str]:
+    headers = {"X-Forwarded-For": address}
+    return {**headers, **user.headers} if user else headers
+
+
+async def test_a_user_over_the_limit_gets_429_and_other_users_do_not(
+    database: MigratedDatabase, jwks: JWKSServer, make_user: MakeUser
+) -> None:
+    alice, bob = await make_user(), await make_user()
+    settings = make_settings(
+        database, jwks_url=jwks.url, rate_limit_api=f"{LIMIT}/minute", trusted_proxies=["127.0.0.1"]
+    )
+    async with serving(settings) as (_app, http):
+        # Alice roams between addresses, so only her per-user count can stop her.
+        for_alice = [_from(f"10.0.0.{n}", alice) for n in range(1, LIMIT + 2)]
+        statuses = [
+            (await http.get(alice.tasks_url, headers=headers)).status_code for headers in for_alice
+        ]
+        limited = await http.get(alice.tasks_url, headers=_from("10.0.1.1", alice))
+        bobs = await http.get(bob.tasks_url, headers=_from("10.0.2.1", bob))
+
+    assert statuses[:LIMIT] == [200] * LIMIT
+    assert statuses[LIMIT] == 429
+    assert limited.status_code == 429
+    assert limited.json() == {"detail": "Too many requests; retry later", "code": "rate_limited"}
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["Cache-Control"] == "no-store"
+    assert bobs.status_code == 200
+
+
+async def test_invalid_tokens_count_against_their_address(
+    database: MigratedDatabase, jwks: JWKSServer, alice: User
+) -> None:
+    settings = make_settings(
+        database, jwks_url=jwks.url, rate_limit_api=f"{LIMIT}/minute", trusted_proxies=["127.0.0.1"]
+    )
+    bad = {"Authorization": "Bearer not.a.token", "X-Forwarded-For": "10.9.9.9"}
+    async with serving(settings) as (_app, http):
+        statuses = [(await http.get("/api/me", headers=bad)).status_code for _ in range(LIMIT)]
+        # Even a valid token is refused from that address now, before it is verified.
+        then = await http.get("/api/me", headers=_from("10.9.9.9", alice))
+        elsewhere = await http.get("/api/me", headers=_from("10.9.9.10", alice))
+
+    assert statuses == [401] * LIMIT
+    assert then.status_code == 429
+    assert elsewhere.status_code == 200
+
+
+async def test_forwarded_for_from_an_untrusted_peer_is_ignored(
+    database: MigratedDatabase, jwks: JWKSServer, alice: User
+) -> None:
+    settings = make_settings(database, jwks_url=jwks.url, rate_limit_api=f"{LIMIT}/minute")
+    async with serving(settings) as (_app, http):
+        statuses = [
+            (await http.get("/api/me", headers=_from(f"10.1.0.{n}"))).status_code
+            for n in range(LIMIT + 1)
+        ]
+    # Every spoofed address counted as the one real peer.
+    assert statuses == [401] * LIMIT + [429]
+
+
+async def test_health_and_readiness_are_not_limited(
+    database: MigratedDatabase, jwks: JWKSServer
+) -> None:
+    settings = make_settings(database, jwks_url=jwks.url, rate_limit_api="1/minute")
+    async with serving(settings) as (_app, http):
+        statuses = {(await http.get("/health")).status_code for _ in range(5)}
+    assert statuses == {200}
+
+
+TRUSTED = parse_trusted_proxies(["127.0.0.1", "10.0.0.0/8"])
+
+
+def _scope(peer: str, forwarded: str | None) -> dict[str, object]:
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded is not None else []
+    return {"client": (peer, 5000), "headers": headers}
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("203.0.113.7", "198.51.100.1", "203.0.113.7"),  # untrusted peer: its header is ignored
+        ("127.0.0.1", None, "127.0.0.1"),  # a trusted proxy that forwarded nothing
+        ("127.0.0.1", "198.51.100.1", "198.51.100.1"),
+        ("127.0.0.1", "198.51.100.1, 10.0.0.5", "198.51.100.1"),  # through two trusted hops
+        ("127.0.0.1", "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # left of the client: forgeable
+        ("127.0.0.1", "10.0.0.2, 10.0.0.3", "127.0.0.1"),  # only trusted hops
+        ("127.0.0.1", "not-an-address", "127.0.0.1"),
+        ("127.0.0.1", "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_address_trusts_forwarded_for_only_from_trusted_hops(
+    peer: str, forwarded: str | None, expected: str
+) -> None:
+    assert client_address(_scope(peer, forwarded), TRUSTED) == expected
+
+
+def test_trusted_proxies_accept_addresses_and_networks() -> None:
+    assert parse_trusted_proxies(["127.0.0.1", "10.0.0.0/8"]) == (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("10.0.0.0/8"),
+    )
