@@ -9,6 +9,7 @@ from tandem_stack.readiness import LOCALHOST, port_in_use
 from tandem_stack.supervisor import Supervisor
 
 READY_TIMEOUT = 90.0
+GRACEFUL_SHUTDOWN_SECONDS = 8  # below the supervisor's 10 s grace before SIGKILL
 APP = "tandem.main:create_app"
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,13 @@ def start_api(
         # Otherwise another server on the port could answer the readiness probe.
         raise ConfigError(f"port {config.api_port} is already in use; set API_PORT to a free port")
     argv = config.paths.backend_command(
-        "uvicorn", APP, "--factory", "--host", LOCALHOST, "--port", str(config.api_port)
-    )
+        "uvicorn", APP, "--factory", "--host", LOCALHOST, "--port", str(config.api_port),
+        # On SIGTERM, in-flight requests get this long to finish before the pool closes.
+        "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
+        # Our JSON logs record every authentication result; uvicorn's access log would
+        # add an unstructured line per request.
+        "--no-access-log",
+    )  # fmt: skip
     if reload:
         argv += ["--reload", "--reload-dir", str(backend / "src")]
     child = supervisor.spawn("api", argv, cwd=config.paths.root, env=env)

@@ -87,6 +87,9 @@ class StackConfig:
             JWT_ALGORITHM=self.jwt_algorithm,
         )
         env.setdefault("NEXT_TELEMETRY_DISABLED", "1")
+        # The web app's proxy calls the API from this machine and forwards the browser's
+        # address, so the API can rate-limit per browser rather than per proxy.
+        env.setdefault("TRUSTED_PROXIES", "127.0.0.1,::1")
         # Python children write through a pipe; without this their logs arrive in bursts.
         env.setdefault("PYTHONUNBUFFERED", "1")
         if any(env.get(name) for name in _PROXY_VARS):

@@ -93,6 +93,7 @@ class JWKSCache:
         self._transport = transport
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._last_fetch_started = float("-inf")
+        self._last_unknown_kid_fetch = float("-inf")
         self._fetch_lock = asyncio.Lock()
         self._listeners: list[KeysRemovedListener] = []
         self._client: httpx.AsyncClient | None = None
@@ -147,13 +148,19 @@ class JWKSCache:
             await self._refresh()
 
     async def _refresh(self, *, respect_cooldown: bool = False) -> None:
-        """Fetch once; concurrent callers share the fetch instead of starting their own."""
+        """Fetch once; concurrent callers share the fetch instead of starting their own.
+
+        The cooldown counts only the fetches that unknown kids asked for: a key
+        published just after a scheduled refresh is fetched at its first use.
+        """
         requested_at = time.monotonic()
         async with self._fetch_lock:
             if self._last_fetch_started >= requested_at:
                 return  # someone else fetched while we waited for the lock
-            if respect_cooldown and requested_at - self._last_fetch_started < self._cooldown:
-                return
+            if respect_cooldown:
+                if requested_at - self._last_unknown_kid_fetch < self._cooldown:
+                    return
+                self._last_unknown_kid_fetch = time.monotonic()
             self._last_fetch_started = time.monotonic()
             try:
                 keys = await self._fetch()

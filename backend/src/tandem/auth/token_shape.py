@@ -1,8 +1,8 @@
 """Cheap structural checks that run before any key lookup or cryptography.
 
-They reject JWE, JSON serialization, padding, whitespace, header parameters
-that point at attacker-chosen keys, and odd ``kid`` values, so none of those
-can ever reach the key source or PyJWT.
+They reject JWE, JSON serialization, padding, whitespace, text that is not
+UTF-8, header parameters that point at attacker-chosen keys, and odd ``kid``
+values, so none of those can ever reach the key source or PyJWT.
 """
 
 from __future__ import annotations
@@ -31,6 +31,23 @@ def b64url_decode(segment: str) -> bytes:
         raise InvalidToken("malformed") from exc
 
 
+def utf8_text(segment: str) -> str:
+    """Decode a segment as JSON text in strict UTF-8 (RFC 7519 §7.2, RFC 8259 §8.1).
+
+    ``json.loads`` on bytes guesses UTF-16 or UTF-32 from NULs and BOMs, and
+    lets encoded lone surrogates through, which later break JSON responses.
+    JSON text in UTF-8 holds neither a raw NUL nor a BOM, so refusing them
+    also means PyJWT's own parse of these bytes reads this very text.
+    """
+    try:
+        text = b64url_decode(segment).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidToken("malformed") from exc
+    if "\x00" in text or text.startswith("\ufeff"):
+        raise InvalidToken("malformed")
+    return text
+
+
 def split_compact(token: str) -> list[str]:
     """Return the three segments of a compact JWS, or refuse the token."""
     if len(token) > MAX_TOKEN_LENGTH:
@@ -43,9 +60,11 @@ def split_compact(token: str) -> list[str]:
 
 def checked_header(token: str, *, algorithm: str, require_kid: bool) -> dict[str, Any]:
     """Parse and vet the protected header against the one allowed algorithm."""
-    encoded_header = split_compact(token)[0]
+    encoded_header, encoded_payload, _ = split_compact(token)
+    utf8_text(encoded_payload)  # PyJWT parses the claims later, from bytes
+    header_text = utf8_text(encoded_header)
     try:
-        header = json.loads(b64url_decode(encoded_header))
+        header = json.loads(header_text)
     except (ValueError, RecursionError) as exc:
         raise InvalidToken("malformed_header") from exc
     if not isinstance(header, dict):

@@ -139,4 +139,15 @@ def _is_json_number(value: object) -> bool:
 
 
 def _optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+    """A display claim, or None when it is not text that a JSON response can carry.
+
+    A JSON escape such as ``\\ud800`` decodes to a lone surrogate, which UTF-8
+    cannot encode: echoing it from ``/api/me`` would be a 500.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
