@@ -7,7 +7,6 @@ request goes through the ASGI app with its middleware and dependencies.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tandem_stack.throwaway import throwaway_postgres
 
@@ -25,6 +23,7 @@ from tandem.db_url import async_driver_url
 from tandem.main import create_app
 from tests.support.database import DATABASE, OWNER, MigratedDatabase, migrate, new_owner_password
 from tests.support.jwks_server import JWKSServer
+from tests.support.rows import insert_user
 from tests.support.tokens import (
     AUDIENCE,
     HS256_SECRET,
@@ -140,22 +139,7 @@ MakeUser = Callable[..., Awaitable[User]]
 @pytest.fixture
 def make_user(superuser_engine: AsyncEngine, signing_key: SigningKey) -> MakeUser:
     async def make(*, hs256: bool = False) -> User:
-        user_id, sid = secrets.token_hex(16), secrets.token_hex(16)
-        async with superuser_engine.begin() as connection:
-            await connection.execute(
-                text(
-                    'INSERT INTO "user" (id, name, email, "emailVerified") '
-                    "VALUES (:id, 'Test', :email, false)"
-                ),
-                {"id": user_id, "email": f"{user_id}@example.test"},
-            )
-            await connection.execute(
-                text(
-                    'INSERT INTO session (id, "expiresAt", token, "updatedAt", "userId") '
-                    "VALUES (:sid, now() + interval '1 day', :token, now(), :id)"
-                ),
-                {"sid": sid, "token": secrets.token_hex(16), "id": user_id},
-            )
+        user_id, sid = await insert_user(superuser_engine)
         claims = claims_for(user_id, sid)
         token = sign_hs256(claims) if hs256 else sign_eddsa(claims, signing_key)
         return User(id=user_id, sid=sid, token=token)
