@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
-from typing import Any
 
 from tandem.auth.errors import InvalidToken
 
@@ -58,13 +58,21 @@ def split_compact(token: str) -> list[str]:
     return segments
 
 
-def checked_header(token: str, *, algorithm: str, require_kid: bool) -> dict[str, Any]:
-    """Parse and vet the protected header against the one allowed algorithm."""
+def vetted_kid(token: str, *, algorithm: str, require_kid: bool) -> str | None:
+    """Check the token's shape and protected header; return the header's ``kid``.
+
+    Tokens from one issuer share a handful of headers, so the header verdict
+    is memoized by its encoded form; only headers that pass are remembered.
+    """
     encoded_header, encoded_payload, _ = split_compact(token)
     utf8_text(encoded_payload)  # PyJWT parses the claims later, from bytes
-    header_text = utf8_text(encoded_header)
+    return _vetted_header_kid(encoded_header, algorithm, require_kid)
+
+
+@functools.lru_cache(maxsize=256)
+def _vetted_header_kid(encoded_header: str, algorithm: str, require_kid: bool) -> str | None:
     try:
-        header = json.loads(header_text)
+        header = json.loads(utf8_text(encoded_header))
     except (ValueError, RecursionError) as exc:
         raise InvalidToken("malformed_header") from exc
     if not isinstance(header, dict):
@@ -79,4 +87,4 @@ def checked_header(token: str, *, algorithm: str, require_kid: bool) -> dict[str
     kid = header.get("kid")
     if (kid is not None or require_kid) and not (isinstance(kid, str) and _KID.fullmatch(kid)):
         raise InvalidToken("bad_kid")
-    return header
+    return kid

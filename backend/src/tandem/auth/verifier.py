@@ -18,7 +18,7 @@ from tandem.auth.errors import AuthError, ExpiredToken, InvalidToken
 from tandem.auth.keys import KeySource, VerificationKey
 from tandem.auth.principal import Principal
 from tandem.auth.token_cache import VerifiedTokenCache
-from tandem.auth.token_shape import checked_header
+from tandem.auth.token_shape import vetted_kid
 
 Algorithm = Literal["EdDSA", "HS256"]
 # Better Auth ids are random 32-character alphanumerics; this also admits UUIDs.
@@ -69,12 +69,11 @@ class TokenVerifier:
         cached = self._cache.get(token)
         if cached is not None:
             return cached
-        header = checked_header(
+        kid = vetted_kid(
             token,
             algorithm=self.settings.algorithm,
             require_kid=self.settings.algorithm == "EdDSA",
         )
-        kid = header.get("kid")
         try:
             claims = self._decode(token, await self.keys.keys_for(kid))
             principal = self._principal_from(claims, kid=kid)
