@@ -14,7 +14,11 @@ export type TaskListQuery = NonNullable<paths["/api/{user_id}/tasks"]["get"]["pa
 export type TaskStatusFilter = NonNullable<TaskListQuery["status"]>;
 export type TaskSort = NonNullable<TaskListQuery["sort"]>;
 
-/** A response with the task's current ETag, for `If-Match` on the next change. */
+/**
+ * A task with the ETag the server sent for it: the `If-Match` for the next change. ETags are
+ * opaque; only the server makes them (list items carry none, so a change to a listed task starts
+ * from `getTask`).
+ */
 export interface Versioned<T> {
   data: T;
   etag: string | null;
@@ -30,6 +34,14 @@ export class ApiError extends Error {
     super(message);
     this.name = "ApiError";
   }
+}
+
+/**
+ * Failures where the request may never have arrived or the service will be back: the same
+ * request can be sent again (creates with their Idempotency-Key, changes with their If-Match).
+ */
+export function isTransient(error: unknown): error is ApiError {
+  return error instanceof ApiError && (error.status === 0 || error.status === 429 || error.status >= 500);
 }
 
 const FALLBACK_MESSAGES: Record<number, string> = {
@@ -90,8 +102,8 @@ function jsonBody(body: unknown): { body: string; headers: Record<string, string
   return { body: JSON.stringify(body), headers: { "Content-Type": "application/json" } };
 }
 
-function ifMatch(etag: string | null | undefined): Record<string, string> {
-  return etag ? { "If-Match": etag } : {};
+function ifMatch(etag: string): Record<string, string> {
+  return { "If-Match": etag };
 }
 
 function taskPath(id: string, suffix = ""): string {
@@ -119,15 +131,16 @@ export async function createTask(task: TaskCreate, idempotencyKey: string): Prom
   );
 }
 
-export async function updateTask(id: string, patch: TaskPatch, etag?: string | null): Promise<Versioned<Task>> {
+/** Every change names the version it applies to; a stale `etag` gets a 412 ApiError. */
+export async function updateTask(id: string, patch: TaskPatch, etag: string): Promise<Versioned<Task>> {
   const { body, headers } = jsonBody(patch);
   return versioned(await send(taskPath(id), { method: "PATCH", body, headers: { ...headers, ...ifMatch(etag) } }));
 }
 
-export async function toggleTaskComplete(id: string, etag?: string | null): Promise<Versioned<Task>> {
+export async function toggleTaskComplete(id: string, etag: string): Promise<Versioned<Task>> {
   return versioned(await send(taskPath(id, "/complete"), { method: "PATCH", headers: ifMatch(etag) }));
 }
 
-export async function deleteTask(id: string, etag?: string | null): Promise<void> {
+export async function deleteTask(id: string, etag: string): Promise<void> {
   await send(taskPath(id), { method: "DELETE", headers: ifMatch(etag) });
 }

@@ -10,7 +10,7 @@ const RETRY_AFTER_SECONDS = "5";
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const TASK_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const FORWARDED_REQUEST_HEADERS = ["content-type", "if-match", "idempotency-key"] as const;
-const FORWARDED_RESPONSE_HEADERS = ["content-type", "etag", "retry-after"] as const;
+const FORWARDED_RESPONSE_HEADERS = ["content-type", "etag", "retry-after", "idempotent-replayed"] as const;
 const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE"]);
 
 /** Which task resource a proxy route targets, relative to `/api/{user_id}/tasks`. */
@@ -64,11 +64,16 @@ async function readBody(request: Request): Promise<Uint8Array<ArrayBuffer> | nul
   return body;
 }
 
-function upstreamHeaders(request: Request, requestId: string): Headers {
+function upstreamHeaders(request: Request, target: TaskTarget, requestId: string): Headers {
   const headers = new Headers({ Accept: "application/json", "X-Request-ID": requestId });
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = request.headers.get(name);
     if (value !== null) headers.set(name, value);
+  }
+  // Every create carries a key: the client's, unchanged, so that its own retries replay the first
+  // answer; otherwise a fresh one, so that the 401 retry below can never create a second task.
+  if (request.method === "POST" && target.kind === "collection" && !headers.has("idempotency-key")) {
+    headers.set("Idempotency-Key", crypto.randomUUID());
   }
   return headers;
 }
@@ -81,6 +86,8 @@ function responseHeaders(upstream: Response, userPrefix: string, requestId: stri
     const value = upstream.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
+  // A 503 always says when to come back, even if the upstream did not.
+  if (upstream.status === 503 && !headers.has("retry-after")) headers.set("Retry-After", RETRY_AFTER_SECONDS);
   const location = upstream.headers.get("location");
   if (location !== null) {
     const path = new URL(location, apiBaseURL()).pathname;
@@ -146,7 +153,7 @@ export async function proxyTaskRequest(request: Request, target: TaskTarget, que
   const upstream: Upstream = {
     url: `${apiBaseURL()}${userPrefix}${path}${search}`,
     method: request.method,
-    headers: upstreamHeaders(request, requestId),
+    headers: upstreamHeaders(request, target, requestId),
     body,
   };
   const sessionId = session.session.id;

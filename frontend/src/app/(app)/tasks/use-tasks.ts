@@ -7,6 +7,7 @@ import {
   createTask,
   deleteTask,
   getTask,
+  isTransient,
   listTasks,
   toggleTaskComplete,
   updateTask,
@@ -23,6 +24,7 @@ import { useDebounced } from "./use-debounced";
 const PAGE_SIZE = 20;
 const SEARCH_DEBOUNCE_MS = 300;
 const PENDING_PREFIX = "pending-";
+const GONE = "This task no longer exists.";
 
 export interface Filters {
   status: TaskStatusFilter;
@@ -36,6 +38,33 @@ interface Loaded {
   nextCursor: string | null;
   error: string | null;
 }
+
+/** A task with the ETag of that very version. */
+export type TaskVersion = Versioned<Task> & { etag: string };
+
+/** A change made from the list (the edit form keeps its own state). */
+export type TaskAction = { type: "toggle"; completed: boolean } | { type: "delete" };
+
+/**
+ * Why a toggle or a delete did not happen, shown on the task until the person acts on it.
+ * `conflict`: the task changed on the server; the list now shows the latest version.
+ * `failed`: the request failed; `retryable` when sending it again may work (network, 503, ...).
+ */
+export interface TaskProblem {
+  action: TaskAction;
+  kind: "conflict" | "failed";
+  message: string;
+  retryable: boolean;
+}
+
+export type Failure = { message: string; retryable: boolean };
+export type CreateResult = { ok: true } | ({ ok: false } & Failure);
+export type OpenResult = { outcome: "ready"; latest: TaskVersion } | { outcome: "gone" } | ({ outcome: "failed" } & Failure);
+export type SaveResult =
+  | { outcome: "saved" }
+  | { outcome: "conflict"; latest: TaskVersion }
+  | { outcome: "gone" }
+  | ({ outcome: "failed" } & Failure);
 
 /** A task shown optimistically while its create request is in flight. */
 export function isPendingTask(task: Task): boolean {
@@ -54,9 +83,39 @@ function messageOf(error: unknown): string {
   return "Something went wrong. Please try again.";
 }
 
+function failure(error: unknown): Failure {
+  return { message: messageOf(error), retryable: isTransient(error) };
+}
+
+function isStatus(error: unknown, status: number): boolean {
+  return error instanceof ApiError && error.status === status;
+}
+
+function conflictMessage(action: TaskAction): string {
+  const notDone =
+    action.type === "delete"
+      ? "so it was not deleted"
+      : `so it was not marked ${action.completed ? "complete" : "as not complete"}`;
+  return `This task changed since you loaded it, ${notDone}. It now shows the latest version.`;
+}
+
+function failureMessage(action: TaskAction, error: unknown): string {
+  const what =
+    action.type === "delete"
+      ? "delete this task"
+      : `mark this task ${action.completed ? "complete" : "as not complete"}`;
+  return `Couldn't ${what}. ${messageOf(error)}`;
+}
+
 /**
  * The task list for the current filters, with optimistic changes that roll back when the
  * server refuses them.
+ *
+ * Versions: every change sends `If-Match` with the ETag of the version the person is looking at.
+ * ETags come only from task responses (create, get, update, toggle), remembered per task with the
+ * `updated_at` of the version they name. A listed task has no ETag of its own, so the first change
+ * to it reads the task first; if the server's copy is not the one on screen, that is a conflict
+ * and nothing is sent.
  */
 export function useTasks(filters: Filters) {
   const query = useDebounced(filters.query.trim(), SEARCH_DEBOUNCE_MS);
@@ -65,8 +124,15 @@ export function useTasks(filters: Filters) {
   const key = JSON.stringify([status, query, sort, reloads]);
   const [loaded, setLoaded] = useState<Loaded>({ key: "", tasks: [], nextCursor: null, error: null });
   const [loadingMore, setLoadingMore] = useState(false);
+  const [loadMoreError, setLoadMoreError] = useState<{ key: string; message: string } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const etags = useRef(new Map<string, string>());
+  const [announcement, setAnnouncement] = useState("");
+  const [problems, setProblems] = useState<Readonly<Record<string, TaskProblem>>>({});
+  const [busy, setBusy] = useState<ReadonlySet<string>>(() => new Set());
+  /** id → the ETag of one version of the task, and that version's `updated_at`. */
+  const versions = useRef(new Map<string, { updatedAt: string; etag: string }>());
+  /** Tasks with a change in flight: one at a time per task, so each starts from a known version. */
+  const inFlight = useRef(new Set<string>());
 
   useEffect(() => {
     const controller = new AbortController();
@@ -85,50 +151,148 @@ export function useTasks(filters: Filters) {
   const edit = (change: (tasks: Task[]) => Task[]) =>
     setLoaded((current) => ({ ...current, tasks: change(current.tasks) }));
 
+  const setProblem = (id: string, problem: TaskProblem | null) =>
+    setProblems((current) => {
+      if (!problem && !(id in current)) return current;
+      const next = { ...current };
+      if (problem) next[id] = problem;
+      else delete next[id];
+      return next;
+    });
+
+  const begin = (id: string): boolean => {
+    if (inFlight.current.has(id)) return false;
+    inFlight.current.add(id);
+    setBusy(new Set(inFlight.current));
+    return true;
+  };
+
+  const end = (id: string) => {
+    inFlight.current.delete(id);
+    setBusy(new Set(inFlight.current));
+  };
+
+  const remember = ({ data, etag }: Versioned<Task>) => {
+    if (etag) versions.current.set(data.id, { updatedAt: data.updated_at, etag });
+  };
+
   /** Shows the server's version of a task (or drops it when it left the current filter). */
-  const accept = ({ data, etag }: Versioned<Task>, replacing = data.id) => {
-    if (etag) etags.current.set(data.id, etag);
+  const accept = (version: Versioned<Task>, replacing = version.data.id) => {
+    const { data } = version;
+    remember(version);
     edit((tasks) =>
       tasks.flatMap((task) => (task.id === replacing ? (matchesStatus(data, status) ? [data] : []) : [task])),
     );
   };
 
-  const restore = (original: Task, index: number) =>
+  /** Puts `task` back where it was, even if it no longer matches the filter: the person needs to see it. */
+  const restore = (task: Task, index: number) =>
     edit((tasks) =>
-      tasks.some((task) => task.id === original.id)
-        ? tasks.map((task) => (task.id === original.id ? original : task))
-        : [...tasks.slice(0, index), original, ...tasks.slice(index)],
+      tasks.some((item) => item.id === task.id)
+        ? tasks.map((item) => (item.id === task.id ? task : item))
+        : [...tasks.slice(0, Math.max(index, 0)), task, ...tasks.slice(Math.max(index, 0))],
     );
 
   const forget = (id: string) => {
-    etags.current.delete(id);
+    versions.current.delete(id);
+    setProblem(id, null);
     edit((tasks) => tasks.filter((task) => task.id !== id));
   };
 
-  /** Rolls an optimistic change back, or shows the latest version when someone else changed the task. */
-  const recover = async (error: unknown, original: Task, index: number) => {
-    if (error instanceof ApiError && error.status === 404) {
-      forget(original.id);
-      setNotice("This task no longer exists.");
+  /** The task as the server has it now, with its ETag. */
+  const fetchLatest = async (id: string): Promise<TaskVersion> => {
+    const latest = await getTask(id);
+    remember(latest);
+    if (!latest.etag) throw new ApiError(502, "missing_etag", "Unexpected response from the task service.");
+    return { data: latest.data, etag: latest.etag };
+  };
+
+  /** The ETag of the version of `task` on screen, or the server's newer version when it moved on. */
+  const versionOf = async (task: Task): Promise<{ etag: string } | { changed: TaskVersion }> => {
+    const known = versions.current.get(task.id);
+    if (known && known.updatedAt === task.updated_at) return { etag: known.etag };
+    const latest = await fetchLatest(task.id);
+    return latest.data.updated_at === task.updated_at ? { etag: latest.etag } : { changed: latest };
+  };
+
+  /** The task changed on the server: show its latest version and say so, unless it already is as asked. */
+  const conflict = (latest: Task, index: number, action: TaskAction) => {
+    if (action.type === "toggle" && latest.completed === action.completed) {
+      accept({ data: latest, etag: null });
       return;
     }
-    if (error instanceof ApiError && error.status === 412) {
-      try {
-        const latest = await getTask(original.id);
-        restore(latest.data, index);
-        accept(latest);
-        setNotice("This task was changed elsewhere, so your change was not saved. It now shows the latest version.");
-      } catch {
-        forget(original.id);
-        setNotice("This task no longer exists.");
-      }
+    restore(latest, index);
+    setProblem(latest.id, { action, kind: "conflict", message: conflictMessage(action), retryable: true });
+  };
+
+  /** After a toggle or delete failed: roll back, or show the newer version on 412. */
+  const recover = async (error: unknown, original: Task, index: number, action: TaskAction) => {
+    if (isStatus(error, 404)) {
+      forget(original.id);
+      if (action.type !== "delete") setNotice(GONE);
       return;
+    }
+    if (isStatus(error, 412)) {
+      try {
+        conflict((await fetchLatest(original.id)).data, index, action);
+        return;
+      } catch (latestError) {
+        if (isStatus(latestError, 404)) {
+          forget(original.id);
+          if (action.type !== "delete") setNotice(GONE);
+          return;
+        }
+        error = latestError;
+      }
     }
     restore(original, index);
-    setNotice(messageOf(error));
+    setProblem(original.id, { action, kind: "failed", message: failureMessage(action, error), retryable: isTransient(error) });
   };
 
   const indexOf = (id: string) => loaded.tasks.findIndex((task) => task.id === id);
+
+  async function toggle(task: Task) {
+    if (!begin(task.id)) return;
+    const index = indexOf(task.id);
+    const action: TaskAction = { type: "toggle", completed: !task.completed };
+    setProblem(task.id, null);
+    accept({ data: { ...task, completed: action.completed }, etag: null });
+    try {
+      const version = await versionOf(task);
+      if ("changed" in version) {
+        conflict(version.changed.data, index, action);
+        return;
+      }
+      accept(await toggleTaskComplete(task.id, version.etag));
+      setAnnouncement(`“${task.title}” marked ${action.completed ? "complete" : "not complete"}.`);
+    } catch (error) {
+      await recover(error, task, index, action);
+    } finally {
+      end(task.id);
+    }
+  }
+
+  async function remove(task: Task) {
+    if (!begin(task.id)) return;
+    const index = indexOf(task.id);
+    const action: TaskAction = { type: "delete" };
+    setProblem(task.id, null);
+    edit((tasks) => tasks.filter((item) => item.id !== task.id));
+    try {
+      const version = await versionOf(task);
+      if ("changed" in version) {
+        conflict(version.changed.data, index, action);
+        return;
+      }
+      await deleteTask(task.id, version.etag);
+      versions.current.delete(task.id);
+      setAnnouncement(`“${task.title}” deleted.`);
+    } catch (error) {
+      await recover(error, task, index, action);
+    } finally {
+      end(task.id);
+    }
+  }
 
   return {
     tasks: loaded.tasks,
@@ -136,15 +300,23 @@ export function useTasks(filters: Filters) {
     loadError: loaded.error,
     hasMore: phase === "ready" && loaded.nextCursor !== null,
     loadingMore,
+    loadMoreError: phase === "ready" && loadMoreError?.key === key ? loadMoreError.message : null,
     notice,
+    announcement,
+    problems,
+    busy,
     filtering: query !== "" || status !== "all",
     dismissNotice: () => setNotice(null),
+    dismissProblem: (id: string) => setProblem(id, null),
     reload: () => setReloads((count) => count + 1),
+    toggle,
+    remove,
 
     async loadMore() {
       const cursor = loaded.nextCursor;
       if (!cursor || loadingMore) return;
       setLoadingMore(true);
+      setLoadMoreError(null);
       try {
         const page = await listTasks({ status, q: query || undefined, sort, limit: PAGE_SIZE, cursor });
         setLoaded((current) => {
@@ -157,14 +329,14 @@ export function useTasks(filters: Filters) {
           };
         });
       } catch (error) {
-        setNotice(messageOf(error));
+        setLoadMoreError({ key, message: messageOf(error) });
       } finally {
         setLoadingMore(false);
       }
     },
 
-    /** Resolves to an error message, or null once the task exists on the server. */
-    async create(draft: TaskDraft, idempotencyKey: string): Promise<string | null> {
+    /** Sends one create; the same `idempotencyKey` again never makes a second task. */
+    async create(draft: TaskDraft, idempotencyKey: string): Promise<CreateResult> {
       const now = new Date().toISOString();
       const placeholder: Task = { id: `${PENDING_PREFIX}${idempotencyKey}`, ...draft, completed: false, created_at: now, updated_at: now };
       if (matchesStatus(placeholder, status)) {
@@ -178,44 +350,74 @@ export function useTasks(filters: Filters) {
           return others.some((task) => task.id === placeholder.id) ? others : [placeholder, ...others];
         });
         accept(created, placeholder.id);
-        return null;
+        setAnnouncement(`“${created.data.title}” added.`);
+        return { ok: true };
       } catch (error) {
         forget(placeholder.id);
-        return messageOf(error);
+        return { ok: false, ...failure(error) };
       }
     },
 
-    async toggle(task: Task) {
-      const index = indexOf(task.id);
-      const flipped = { ...task, completed: !task.completed };
-      accept({ data: flipped, etag: null });
+    /** The task as the server has it, for the edit form: its values and the ETag to save against. */
+    async open(task: Task): Promise<OpenResult> {
       try {
-        accept(await toggleTaskComplete(task.id, etags.current.get(task.id)));
+        const latest = await fetchLatest(task.id);
+        restore(latest.data, indexOf(task.id));
+        return { outcome: "ready", latest };
       } catch (error) {
-        await recover(error, task, index);
+        if (isStatus(error, 404)) {
+          forget(task.id);
+          setNotice(GONE);
+          return { outcome: "gone" };
+        }
+        return { outcome: "failed", ...failure(error) };
       }
     },
 
-    async update(task: Task, draft: TaskDraft) {
-      const index = indexOf(task.id);
-      edit((tasks) => tasks.map((item) => (item.id === task.id ? { ...item, ...draft } : item)));
+    /** Saves the edit form's draft over the version it was opened on (`etag`). */
+    async save(task: Task, draft: TaskDraft, etag: string): Promise<SaveResult> {
+      if (!begin(task.id)) return { outcome: "failed", message: "Another change to this task is still being saved.", retryable: true };
       try {
-        accept(await updateTask(task.id, draft, etags.current.get(task.id)));
+        accept(await updateTask(task.id, draft, etag));
+        setAnnouncement(`“${draft.title}” saved.`);
+        return { outcome: "saved" };
       } catch (error) {
-        await recover(error, task, index);
+        if (isStatus(error, 404)) {
+          forget(task.id);
+          setNotice(GONE);
+          return { outcome: "gone" };
+        }
+        if (!isStatus(error, 412)) return { outcome: "failed", ...failure(error) };
+        try {
+          const latest = await fetchLatest(task.id);
+          restore(latest.data, indexOf(task.id));
+          // An earlier attempt whose answer was lost may have saved this very draft.
+          if (latest.data.title === draft.title && latest.data.description === draft.description) {
+            accept(latest);
+            setAnnouncement(`“${draft.title}” saved.`);
+            return { outcome: "saved" };
+          }
+          return { outcome: "conflict", latest };
+        } catch (latestError) {
+          if (isStatus(latestError, 404)) {
+            forget(task.id);
+            setNotice(GONE);
+            return { outcome: "gone" };
+          }
+          return { outcome: "failed", ...failure(latestError) };
+        }
+      } finally {
+        end(task.id);
       }
     },
 
-    async remove(task: Task) {
-      const index = indexOf(task.id);
-      edit((tasks) => tasks.filter((item) => item.id !== task.id));
-      try {
-        await deleteTask(task.id, etags.current.get(task.id));
-        etags.current.delete(task.id);
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 404) return;
-        await recover(error, task, index);
-      }
+    /** The action behind a problem's main button: retry the failed change, or apply it to the latest version. */
+    async resolve(task: Task) {
+      const problem = problems[task.id];
+      if (!problem) return;
+      setProblem(task.id, null);
+      if (problem.action.type === "delete") await remove(task);
+      else if (task.completed !== problem.action.completed) await toggle(task);
     },
   };
 }
