@@ -9,7 +9,9 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const RETRY_AFTER_SECONDS = "5";
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const TASK_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const FORWARDED_REQUEST_HEADERS = ["content-type", "if-match", "idempotency-key"] as const;
+// x-forwarded-for carries the browser's address, as the Next.js server saw it, so the API
+// (which trusts this hop through TRUSTED_PROXIES) limits each browser on its own.
+const FORWARDED_REQUEST_HEADERS = ["content-type", "if-match", "idempotency-key", "x-forwarded-for"] as const;
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "etag", "retry-after", "idempotent-replayed"] as const;
 const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE"]);
 
