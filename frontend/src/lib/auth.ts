@@ -13,13 +13,13 @@ import {
   jwtAlgorithm,
   jwtAudience,
   jwtIssuer,
+  jwtLifetimeSeconds,
   jwtSharedSecret,
   trustedOrigins,
 } from "@/lib/server/config";
 import { forgetToken } from "@/lib/server/token-cache";
 
 const DAY_SECONDS = 24 * 60 * 60;
-const TOKEN_LIFETIME = "15m";
 const MIN_HS256_SECRET_LENGTH = 32;
 
 /**
@@ -61,7 +61,9 @@ function jwtPluginOptions(): JwtOptions {
     jwt: {
       issuer: jwtIssuer(),
       audience: jwtAudience(),
-      expirationTime: TOKEN_LIFETIME,
+      // A duration string: jose reads a bare number as an absolute `exp`. The plugin derives `exp`
+      // from it before signing, so the HS256 signer below inherits the same lifetime.
+      expirationTime: `${jwtLifetimeSeconds()}s`,
       definePayload,
     },
     jwks: {

@@ -127,13 +127,16 @@ class Child:
     def _relay_output(self, stream: IO[bytes]) -> None:
         output = self._output or sys.stdout.buffer
         prefix = f"[{self.name}] ".encode()
-        for line in iter(stream.readline, b""):
-            try:
-                with _OUTPUT_LOCK:
-                    output.write(prefix + line if line.endswith(b"\n") else prefix + line + b"\n")
-                    output.flush()
-            except (OSError, ValueError):
-                pass  # our stdout is gone; keep draining so the child never blocks on a full pipe
+        with stream:  # closed once the child's end is: every process in the group has exited
+            for line in iter(stream.readline, b""):
+                if not line.endswith(b"\n"):
+                    line += b"\n"
+                try:
+                    with _OUTPUT_LOCK:
+                        output.write(prefix + line)
+                        output.flush()
+                except (OSError, ValueError):
+                    pass  # our stdout is gone; keep draining so the child never blocks
 
     @property
     def returncode(self) -> int | None:

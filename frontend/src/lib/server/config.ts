@@ -63,6 +63,21 @@ export function jwtAudience(): string {
   return env("JWT_AUDIENCE") ?? "tandem-api";
 }
 
+const DEFAULT_JWT_LIFETIME_SECONDS = 900;
+/** The back end refuses tokens whose `exp - iat` exceeds an hour (DESIGN.md §4). */
+const MAX_JWT_LIFETIME_SECONDS = 3600;
+
+/** How long a JWT lives, in seconds: JWT_LIFETIME_SECONDS, default 900 (15 min). Tests shorten it. */
+export function jwtLifetimeSeconds(): number {
+  const raw = env("JWT_LIFETIME_SECONDS");
+  if (raw === undefined) return DEFAULT_JWT_LIFETIME_SECONDS;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_JWT_LIFETIME_SECONDS) {
+    throw new Error(`JWT_LIFETIME_SECONDS must be a whole number from 1 to ${MAX_JWT_LIFETIME_SECONDS}, not "${raw}"`);
+  }
+  return seconds;
+}
+
 /** The HS256 shared secret: JWT_SECRET, else BETTER_AUTH_SECRET (as the back end does). */
 export function jwtSharedSecret(): string | undefined {
   return env("JWT_SECRET") ?? env("BETTER_AUTH_SECRET");

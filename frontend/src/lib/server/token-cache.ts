@@ -1,13 +1,15 @@
 /**
  * Per-session cache of the short-lived JWTs the BFF proxy sends to FastAPI.
  *
- * A token is reused until REFRESH_MARGIN_MS before its `exp`, then replaced: that is the
+ * A token is reused until shortly before its `exp` (refreshMarginMs), then replaced: that is the
  * automatic refresh. The cache lives on globalThis so that every route bundle in the
  * Next.js server process (and Better Auth's sign-out hook) shares one instance.
  */
 
+import { jwtLifetimeSeconds } from "@/lib/server/config";
+
 const MAX_ENTRIES = 10_000;
-const REFRESH_MARGIN_MS = 60_000;
+const MAX_REFRESH_MARGIN_MS = 60_000;
 
 interface Entry {
   token: string;
@@ -40,10 +42,15 @@ export function tokenExpiryMs(token: string): number | null {
   }
 }
 
+/** How long before `exp` a token is replaced: a minute, or a third of a shorter lifetime. */
+function refreshMarginMs(): number {
+  return Math.min(MAX_REFRESH_MARGIN_MS, (jwtLifetimeSeconds() * 1000) / 3);
+}
+
 function remember(sessionId: string, token: string): void {
   const exp = tokenExpiryMs(token);
   if (exp === null) return;
-  const refreshAt = exp - REFRESH_MARGIN_MS;
+  const refreshAt = exp - refreshMarginMs();
   const now = Date.now();
   if (refreshAt <= now) return;
   const { entries } = store();

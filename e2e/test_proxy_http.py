@@ -1,0 +1,207 @@
+"""The proxy and the tokens over plain HTTP: CSRF refusals, safe GETs, revocation, HS256."""
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from support.http import (
+    SESSION_COOKIE,
+    bearer,
+    client,
+    jwt_claims,
+    jwt_for,
+    jwt_header,
+    same_origin,
+    sign_in,
+    sign_out,
+    sign_up,
+)
+from support.stack import JWT_LIFETIME_SECONDS, Pair, Stack
+from support.users import User, new_user
+
+# The back end drops a signed-out session's tokens at once, or within 100 ms (DESIGN.md §2).
+_REVOCATION_DEADLINE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    web: httpx.Client
+
+    def tasks(self, pair: Pair) -> list[dict[str, Any]]:
+        """The task list as the app's own page would fetch it."""
+        response = self.web.get("/api/tasks", headers=same_origin(pair))
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+
+@pytest.fixture(scope="module")
+def carol(app: Pair) -> Iterator[SignedIn]:
+    with client(app.web_url) as web:
+        user = new_user("Carol Diaz")
+        sign_up(web, app, user)
+        yield SignedIn(user, web)
+
+
+@pytest.fixture(scope="module")
+def carols_task(carol: SignedIn, app: Pair) -> dict[str, Any]:
+    body = {"title": "Carol's task that nobody else may change", "description": "As it was"}
+    response = carol.web.post("/api/tasks", json=body, headers=same_origin(app))
+    assert response.status_code == 201, response.text
+    task: dict[str, Any] = response.json()
+    return task
+
+
+# -- CSRF --------------------------------------------------------------------------------
+
+CHANGES = {
+    "create": ("POST", "/api/tasks", {"title": "Planted by another site"}),
+    "replace": (
+        "PUT",
+        "/api/tasks/{id}",
+        {"title": "Replaced", "description": None, "completed": True},
+    ),
+    "update": ("PATCH", "/api/tasks/{id}", {"title": "Renamed by another site"}),
+    "complete": ("PATCH", "/api/tasks/{id}/complete", None),
+    "delete": ("DELETE", "/api/tasks/{id}", None),
+}
+FOREIGN: dict[str, Callable[[Pair], dict[str, str]]] = {
+    "evil-origin": lambda _app: {"Origin": "https://evil.example"},
+    "null-origin": lambda _app: {"Origin": "null"},
+    # The app's own Origin, but the browser says the request came from another site.
+    "cross-site-fetch": lambda app: {"Origin": app.origin, "Sec-Fetch-Site": "cross-site"},
+    "no-origin": lambda _app: {},
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+@pytest.mark.parametrize("foreign", FOREIGN)
+def test_cross_site_change_is_refused_and_changes_nothing(
+    carol: SignedIn, carols_task: dict[str, Any], app: Pair, change: str, foreign: str
+) -> None:
+    method, path, body = CHANGES[change]
+    before = carol.tasks(app)
+    response = carol.web.request(
+        method, path.format(id=carols_task["id"]), json=body, headers=FOREIGN[foreign](app)
+    )
+    assert response.status_code == 403, response.text
+    assert response.json() == {"detail": "Cross-site request refused", "code": "csrf"}
+    assert carol.tasks(app) == before
+    assert carols_task in before
+
+
+def test_same_origin_change_is_accepted(carol: SignedIn, app: Pair) -> None:
+    """The refusals above come from the headers alone: the app's own requests get through."""
+    before = carol.tasks(app)
+    created = carol.web.post("/api/tasks", json={"title": "Short-lived"}, headers=same_origin(app))
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    assert [task["id"] for task in carol.tasks(app)] == [task_id] + [t["id"] for t in before]
+    deleted = carol.web.delete(f"/api/tasks/{task_id}", headers=same_origin(app))
+    assert deleted.status_code == 204, deleted.text
+    assert carol.tasks(app) == before
+
+
+def test_get_never_changes_state(carol: SignedIn, carols_task: dict[str, Any], app: Pair) -> None:
+    task_url = f"/api/tasks/{carols_task['id']}"
+    before = carol.tasks(app)
+    attempts = [
+        ("GET", f"{task_url}/complete", {}),
+        ("GET", f"{task_url}?_method=DELETE", {}),
+        ("GET", task_url, {"X-HTTP-Method-Override": "DELETE"}),
+        ("GET", "/api/tasks?title=Planted&_method=POST", {}),
+        ("HEAD", task_url, {}),
+        ("OPTIONS", task_url, {}),
+    ]
+    for method, url, headers in attempts:
+        response = carol.web.request(
+            method, url, headers={"Origin": "https://evil.example"} | headers
+        )
+        assert response.status_code < 500, (method, url, response.status_code)
+    assert carol.tasks(app) == before
+    unchanged = carol.web.get(task_url)
+    assert unchanged.status_code == 200, unchanged.text
+    assert unchanged.json() == carols_task
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+
+def test_jwt_stops_working_when_its_session_signs_out(carol: SignedIn, app: Pair) -> None:
+    with client(app.web_url) as web, client(app.api_url) as api:
+        sign_in(web, app, carol.user)  # a session of its own, so carol's stays signed in
+        cookie = web.cookies[SESSION_COOKIE]
+        token = jwt_for(web)
+        claims = jwt_claims(token)
+        me = api.get("/api/me", headers=bearer(token))
+        assert me.status_code == 200, me.text
+        assert me.json() == {
+            "user_id": claims["sub"],
+            "email": carol.user.email,
+            "name": carol.user.name,
+        }
+
+        sign_out(web, app)
+        deadline = time.monotonic() + _REVOCATION_DEADLINE_SECONDS
+        while (after := api.get("/api/me", headers=bearer(token))).status_code == 200:
+            assert time.monotonic() < deadline, "the token outlived its session"
+            time.sleep(0.02)
+        assert after.status_code == 401, after.text
+        assert 'error="invalid_token"' in after.headers["WWW-Authenticate"]
+
+    # The old cookie is dead too: no new token, nothing through the proxy.
+    with client(app.web_url) as stale:
+        stale.cookies.set(SESSION_COOKIE, cookie)
+        assert stale.get("/api/auth/token").status_code == 401
+        assert stale.get("/api/tasks", headers=same_origin(app)).status_code == 401
+    # Other sessions of the same person are untouched.
+    assert carol.web.get("/api/auth/token").status_code == 200
+
+
+def test_hs256_mode_end_to_end(stack: Stack, app: Pair, carol: SignedIn) -> None:
+    """A second pair with JWT_ALGORITHM=HS256 and a shared JWT_SECRET on both sides."""
+    pair = stack.hs256()
+    with client(pair.web_url) as web, client(pair.api_url) as api:
+        user = new_user("Dmitri Volkov")
+        sign_up(web, pair, user)
+        token = jwt_for(web)
+        assert jwt_header(token) == {"alg": "HS256", "typ": "JWT"}
+        claims = jwt_claims(token)
+        assert claims["iss"] == pair.web_url
+        assert claims["aud"] == "tandem-api"
+        assert claims["exp"] - claims["iat"] == JWT_LIFETIME_SECONDS
+        assert claims["email"] == user.email
+        user_id = claims["sub"]
+        # No public keys in this mode.
+        assert web.get("/api/auth/jwks").status_code == 404
+
+        # Straight to FastAPI with the token, as an external client would.
+        me = api.get("/api/me", headers=bearer(token))
+        assert me.status_code == 200, me.text
+        assert me.json()["user_id"] == user_id
+        direct = api.post(
+            f"/api/{user_id}/tasks", json={"title": "Made with the token"}, headers=bearer(token)
+        )
+        assert direct.status_code == 201, direct.text
+
+        # Through the proxy, which signs its own HS256 token for the session.
+        proxied = web.post(
+            "/api/tasks", json={"title": "Made through the proxy"}, headers=same_origin(pair)
+        )
+        assert proxied.status_code == 201, proxied.text
+
+        expected = ["Made through the proxy", "Made with the token"]
+        listed = api.get(f"/api/{user_id}/tasks", headers=bearer(token))
+        assert [task["title"] for task in listed.json()["items"]] == expected
+        via_proxy = web.get("/api/tasks", headers=same_origin(pair))
+        assert [task["title"] for task in via_proxy.json()["items"]] == expected
+
+        # Each API accepts only its own kind of token.
+        with client(app.api_url) as eddsa_api:
+            assert eddsa_api.get("/api/me", headers=bearer(token)).status_code == 401
+        assert api.get("/api/me", headers=bearer(jwt_for(carol.web))).status_code == 401
