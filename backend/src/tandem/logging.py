@@ -53,11 +53,27 @@ class _AuditOnly(logging.Filter):
         return record.name.startswith(AUDIT_LOGGERS)
 
 
+class _NoQueryString(logging.Filter):
+    """uvicorn's access log writes each path with its query string, where a client may have
+    put a token (``?access_token=``, refused with 401 but logged all the same) or private
+    search words. The path stays; the query string is replaced by a marker."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn: '%s - "%s %s HTTP/%s" %d' % (client, method, path with query, version, status)
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, question, _query = args[2].partition("?")
+            if question:
+                record.args = (*args[:2], f"{path}?[query omitted]", *args[3:])
+        return True
+
+
 def configure_logging(*, audit_log: Path | None = None, level: int = logging.INFO) -> None:
     """Route every logger (uvicorn's too) through one queue to JSON on stdout.
 
     Security events (``tandem.auth*``, ``tandem.audit``) also go to ``audit_log``
-    when it is set. Runs once per process; the listener thread flushes at exit.
+    when it is set. Runs once per process; the listener thread flushes at exit, and
+    ``flush_logs`` writes what is queued before a signal ends the process.
     """
     global _listener
     if _listener is not None:
@@ -79,8 +95,25 @@ def configure_logging(*, audit_log: Path | None = None, level: int = logging.INF
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
+        if name == "uvicorn.access" and not logger.handlers and not logger.propagate:
+            continue  # ``uvicorn --no-access-log`` turned it off: keep it off
         logger.handlers.clear()
         logger.propagate = True
+    # On the logger itself: the queue handler formats a record before it is queued.
+    logging.getLogger("uvicorn.access").addFilter(_NoQueryString())
     _listener = logging.handlers.QueueListener(log_queue, *handlers, respect_handler_level=True)
     _listener.start()
     atexit.register(_listener.stop)
+
+
+def flush_logs() -> None:
+    """Write every record queued so far, before returning.
+
+    After a shutdown caused by SIGTERM or SIGINT, uvicorn re-raises the signal,
+    which ends the process without running ``atexit`` handlers: whatever the
+    listener thread has not written yet (the last requests' audit events too)
+    would be lost. The lifespan calls this last.
+    """
+    if _listener is not None:
+        _listener.stop()  # drains the queue and joins the thread
+        _listener.start()

@@ -17,7 +17,7 @@ from tandem.db import Database
 from tandem.db_url import libpq_url
 from tandem.errors import install_error_handlers
 from tandem.live_sessions import LiveSessionCache
-from tandem.logging import configure_logging
+from tandem.logging import configure_logging, flush_logs
 from tandem.middleware import BodySizeLimit, RequestContext
 from tandem.rate_limit import AddressRateLimit, RateLimiter, parse_trusted_proxies
 from tandem.rls_guard import check_row_level_security
@@ -80,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await live_sessions.close()
             await database.close()
+            logger.info("stopped; the database pool is closed", extra={"event": "app.stopped"})
+            flush_logs()
 
     app = FastAPI(
         title="Tandem API",

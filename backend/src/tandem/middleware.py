@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tandem.errors import error_response
+from tandem.errors import ServiceUnavailable, error_response
 from tandem.logging import request_id_var
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -17,7 +18,10 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 class RequestContext:
     """Adopt a well-formed ``X-Request-ID`` (the proxy sends one) or make one; echo it back.
 
-    API responses also get ``Cache-Control: no-store``: they are per user.
+    API responses also get ``Cache-Control: no-store``: they are per user. A request
+    cancelled before it answered (uvicorn cancels those still running when its
+    graceful-shutdown timeout ends, and would answer them with a bare text 500) gets
+    the API's 503 with ``Retry-After``: its transaction never committed.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -34,8 +38,12 @@ class RequestContext:
         token = request_id_var.set(request_id)
         per_user = scope["path"].startswith("/api/")
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-ID"] = request_id
                 if per_user:
@@ -44,6 +52,17 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except asyncio.CancelledError:
+            if not started:
+                unavailable = ServiceUnavailable()
+                response = error_response(
+                    unavailable.status_code,
+                    unavailable.code,
+                    unavailable.detail,
+                    unavailable.headers(),
+                )
+                await response(scope, receive, send_with_headers)
+            raise
         finally:
             request_id_var.reset(token)
 

@@ -12,6 +12,8 @@ from tandem.errors import AppError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+# The last instant a datetime can hold; a larger tag names no version (and would overflow).
+_LATEST = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 
 
 class PreconditionFailed(AppError):
@@ -28,13 +30,14 @@ def versions_matching(if_match: str | None) -> list[datetime] | None:
     """The versions an ``If-Match`` header accepts; ``None`` means "any" (absent or ``*``).
 
     Weak tags never match (RFC 9110 §13.1.1 uses strong comparison), and a
-    malformed tag matches nothing, so the request fails safe with 412.
+    malformed tag matches nothing, so the request fails safe with 412. Only
+    ASCII digits count: ``str.isdigit`` also accepts ``²`` (a latin-1 header byte).
     """
     if if_match is None or if_match.strip() == "*":
         return None
     versions = []
     for tag in (part.strip() for part in if_match.split(",")):
         digits = tag[1:-1] if len(tag) >= 2 and tag[0] == tag[-1] == '"' else ""
-        if digits.isdigit() and len(digits) <= 20:
+        if digits.isascii() and digits.isdigit() and len(digits) <= 20 and int(digits) <= _LATEST:
             versions.append(_EPOCH + int(digits) * _MICROSECOND)
     return versions

@@ -5,6 +5,10 @@ concurrent retry blocks on the claim until the first request commits, then
 replays its stored response; if the first request rolled back, the retry
 finds no claim and creates the task itself. Either the task and its key both
 exist, or neither does. Keys are per user and count for 24 hours.
+
+The API's role may insert and delete keys but not update them (least
+privilege, migration 0003), so the response is recorded by replacing the
+claim with a complete row, still inside the claiming transaction.
 """
 
 from __future__ import annotations
@@ -41,9 +45,12 @@ _FIND = text(
     "SELECT request_hash, response_status, response_body FROM idempotency_key "
     "WHERE user_id = :user_id AND key = :key"
 )
+_RELEASE_CLAIM = text(
+    "DELETE FROM idempotency_key WHERE user_id = :user_id AND key = :key RETURNING request_hash"
+)
 _RECORD = text(
-    "UPDATE idempotency_key SET response_status = :status, response_body = CAST(:body AS jsonb) "
-    "WHERE user_id = :user_id AND key = :key"
+    "INSERT INTO idempotency_key (user_id, key, request_hash, response_status, response_body) "
+    "VALUES (:user_id, :key, :request_hash, :status, CAST(:body AS jsonb))"
 )
 
 
@@ -89,7 +96,14 @@ async def claim(
 async def record(
     session: AsyncSession, *, user_id: str, key: str, status_code: int, body: Any
 ) -> None:
-    """Store the response a claimed key will replay; commits with the task."""
+    """Store the response a claimed key will replay; commits with the task.
+
+    Waiters blocked on the claim see only the committed, complete row: the
+    placeholder is deleted and replaced by the same transaction.
+    """
+    params = {"user_id": user_id, "key": key}
+    request_hash = (await session.execute(_RELEASE_CLAIM, params)).scalar_one()
     await session.execute(
-        _RECORD, {"user_id": user_id, "key": key, "status": status_code, "body": json.dumps(body)}
+        _RECORD,
+        {**params, "request_hash": request_hash, "status": status_code, "body": json.dumps(body)},
     )
