@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tandem.live_sessions import LISTENER_NAME, LiveSessionCache
 from tests.conftest import User
-from tests.support.api_process import api_process
+from tests.support.api_server import running_api
 from tests.support.database import MigratedDatabase
 from tests.support.jwks_server import JWKSServer
 
@@ -95,23 +95,24 @@ async def test_sign_out_reaches_two_api_processes_within_100_ms(
     superuser_engine: AsyncEngine,
     tmp_path: Path,
 ) -> None:
-    with (
-        api_process(
+    async with (
+        running_api(
             database_url=database.owner_url, jwks_url=jwks.url, log_path=tmp_path / "a.log"
         ) as first,
-        api_process(
+        running_api(
             database_url=database.owner_url, jwks_url=jwks.url, log_path=tmp_path / "b.log"
         ) as second,
+        httpx.AsyncClient(base_url=first.url) as a,
+        httpx.AsyncClient(base_url=second.url) as b,
     ):
-        async with httpx.AsyncClient(base_url=first) as a, httpx.AsyncClient(base_url=second) as b:
-            for http in (a, b):  # warm both caches, twice, so the second answer is a cache hit
-                for _ in range(2):
-                    assert (await http.get("/api/me", headers=alice.headers)).status_code == 200
+        for http in (a, b):  # warm both caches, twice, so the second answer is a cache hit
+            for _ in range(2):
+                assert (await http.get("/api/me", headers=alice.headers)).status_code == 200
 
-            await _sign_out(superuser_engine, alice)
+        await _sign_out(superuser_engine, alice)
 
-            elapsed = await asyncio.gather(
-                _seconds_until_refused(a, alice, limit=2.0),
-                _seconds_until_refused(b, alice, limit=2.0),
-            )
+        elapsed = await asyncio.gather(
+            _seconds_until_refused(a, alice, limit=2.0),
+            _seconds_until_refused(b, alice, limit=2.0),
+        )
     assert max(elapsed) < PROPAGATION_BUDGET_SECONDS, elapsed
