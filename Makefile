@@ -14,7 +14,8 @@ BACKEND := uv run --project backend --frozen
 STACK := $(BACKEND) python -m tandem_stack
 
 .PHONY: help run api dev db test lint typecheck test-backend test-frontend test-e2e openapi \
-        check-openapi bench deps deps-python deps-postgres deps-frontend deps-browser clean
+        check-openapi bench deps deps-python deps-postgres deps-frontend deps-browser clean \
+        fuzz mutation deps-bench test-bench
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -33,12 +34,13 @@ db: deps-python deps-postgres
 
 ## Dependencies ---------------------------------------------------------------
 
-deps: deps-python deps-postgres deps-frontend deps-browser
+deps: deps-python deps-postgres deps-frontend deps-browser deps-bench
 
 deps-python:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user "uv==0.13.9"
 	@cd backend && uv sync --frozen --quiet
 	@cd e2e && uv sync --frozen --quiet
+	@cd bench && uv sync --frozen --quiet
 
 # PostgreSQL's server binaries, from Debian, when the machine lacks them.
 deps-postgres:
@@ -49,6 +51,11 @@ deps-postgres:
 deps-frontend:
 	@cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
+# wrk, the load generator of the benchmarks, from Debian.
+deps-bench:
+	@command -v wrk >/dev/null || { echo "Installing wrk (apt-get)"; $(SUDO) apt-get update -qq && \
+	  $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
 # Chromium for the browser tests, from Debian (a browser download is not possible).
 deps-browser:
 	@command -v chromium >/dev/null || { echo "Installing Chromium (apt-get)"; $(SUDO) apt-get update -qq && \
@@ -58,7 +65,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 ## Tests ----------------------------------------------------------------------
 
-test: deps lint typecheck check-openapi test-backend test-frontend test-e2e
+test: deps lint typecheck check-openapi test-backend test-frontend test-e2e test-bench
 
 lint:
 	cd backend && uv run --frozen ruff check . ../stack ../e2e ../bench && uv run --frozen ruff format --check . ../stack ../e2e ../bench
@@ -74,6 +81,18 @@ test-frontend:
 
 test-e2e:
 	cd e2e && uv run --frozen pytest
+
+# The benchmark code, once, on a tiny budget, so that it cannot rot (make bench measures).
+test-bench:
+	cd bench && uv run --frozen python -m bench --smoke
+
+# Schemathesis over the API with a long budget (make test runs the same tests with a short one).
+fuzz: deps-python
+	cd backend && FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} uv run --frozen pytest tests/fuzz
+
+# Switch each of the verifier's checks off in a copy of the back end; its tests must fail.
+mutation: deps-python
+	cd backend && uv run --frozen python scripts/mutation_check.py
 
 ## Generated code -------------------------------------------------------------
 
