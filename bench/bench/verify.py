@@ -1,120 +1,143 @@
-"""Microseconds per token: raw PyJWT ``decode`` against Tandem's verifier, cold and cached.
+"""Verify: microseconds per token, raw PyJWT `decode` against Tandem's verifier, cold and cached.
 
-All three run in one process, interleaved round by round, so machine noise
-hits them alike. "Cold" uses a fresh token each call (signature checked);
-"cached" presents the same token again.
+All three run in this process, interleaved round by round, so machine noise hits
+them alike. "Cold" presents a token never seen before (signature checked); "cached"
+presents the same token again. EdDSA keys come from Tandem's own JWKS cache, fed
+by an in-memory transport; HS256 from its shared-secret key source.
 """
 
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tandem.auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
+from tandem.auth.verifier import Algorithm
 
-from tandem.auth import SharedSecrets, TokenVerifier, VerifierSettings
-from tandem.auth.keys import VerificationKey
+from bench.budget import Budget
+from bench.context import Benchmark, Context, fill_ratio
+from bench.population import Population
+from bench.results import BenchResult, Target
+from bench.tokens import AUDIENCE, ISSUER, SigningKey
 
-ISSUER = "http://localhost:3000"
-AUDIENCE = "tandem-api"
-SECRET = "bench-secret-bench-secret-bench-secret-0123"
-
-
-@dataclass(frozen=True)
-class Sample:
-    name: str
-    per_call_us: list[float]  # one median per round
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.per_call_us)
+SECRET = "bench-secret-bench-secret-bench-secret-0123"  # noqa: S105  # a throwaway key
+ALGORITHMS: tuple[Algorithm, ...] = ("EdDSA", "HS256")
+CONTENDERS = ("pyjwt.decode", "Tandem cold", "Tandem cached")
 
 
-class _StaticKeys:
-    """A key source holding one Ed25519 key: the JWKS cache minus the HTTP fetch."""
-
-    def __init__(self, kid: str, key: VerificationKey) -> None:
-        self._kid, self._key = kid, key
-
-    @property
-    def ready(self) -> bool:
-        return True
-
-    async def start(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    async def keys_for(self, kid: str | None) -> Sequence[VerificationKey]:
-        return (self._key,) if kid == self._kid else ()
-
-    def on_keys_removed(self, listener: Callable[[frozenset[str]], None]) -> None:
-        return None
-
-
-def _tokens(count: int, sign: Callable[[dict[str, Any]], str]) -> list[str]:
-    now = int(time.time())
-    return [
-        sign({"sub": f"user{i:028d}", "sid": f"sess{i:028d}", "iat": now, "exp": now + 900,
-              "iss": ISSUER, "aud": AUDIENCE})
-        for i in range(count)
-    ]
-
-
-def _time_per_call(calls: int, run: Callable[[], None]) -> float:
+def _per_call_us(calls: int, run: Callable[[], object]) -> float:
     start = time.perf_counter()
     run()
     return (time.perf_counter() - start) / calls * 1e6
 
 
-def measure(algorithm: str, *, rounds: int, per_round: int) -> list[Sample]:
-    """Interleave the three contenders ``rounds`` times over ``per_round`` tokens each."""
-    if algorithm == "EdDSA":
-        private = Ed25519PrivateKey.generate()
-        public: VerificationKey = private.public_key()
-        tokens = _tokens(per_round * rounds, lambda c: jwt.encode(c, private, "EdDSA", headers={"kid": "k1"}))
-        keys: Any = _StaticKeys("k1", public)
-    else:
-        public = SECRET.encode()
-        tokens = _tokens(per_round * rounds, lambda c: jwt.encode(c, SECRET, "HS256"))
-        keys = SharedSecrets(SECRET)
-    settings = VerifierSettings(algorithm=algorithm, issuer=ISSUER, audience=AUDIENCE)  # type: ignore[arg-type]
-    verifier = TokenVerifier(settings, keys)
+def _hs256_tokens(count: int, population: Population) -> list[str]:
+    now = int(time.time())
+    tokens = []
+    for i in range(count):
+        who = population.background(i)
+        claims = {
+            "sub": who.user_id,
+            "sid": who.session_id,
+            "iat": now,
+            "exp": now + 900,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+        }
+        tokens.append(jwt.encode(claims, SECRET, algorithm="HS256"))
+    return tokens
+
+
+def _setup(algorithm: Algorithm, count: int) -> tuple[list[str], Any, KeySource]:
+    """Tokens, the key raw PyJWT decodes with, and Tandem's key source for them."""
+    population = Population(users=max(count, 1))
+    if algorithm == "HS256":
+        return _hs256_tokens(count, population), SECRET, SharedSecrets(SECRET)
+    key = SigningKey()
+    tokens = [key.token(population.background(i)) for i in range(count)]
+    transport = httpx.MockTransport(lambda _request: httpx.Response(200, content=key.jwks))
+    return tokens, key.public, JWKSCache("http://jwks.invalid/jwks", transport=transport)
+
+
+def measure(algorithm: Algorithm, *, rounds: int, per_round: int) -> dict[str, list[float]]:
+    """µs per token for each contender, one value per round."""
+    tokens, raw_key, keys = _setup(algorithm, per_round * rounds + 1)
+    verifier = TokenVerifier(
+        VerifierSettings(algorithm=algorithm, issuer=ISSUER, audience=AUDIENCE), keys
+    )
+    warm = tokens.pop()
+    values: dict[str, list[float]] = {name: [] for name in CONTENDERS}
     loop = asyncio.new_event_loop()
-    raw, cold, cached = Sample("pyjwt.decode", []), Sample("tandem cold", []), Sample("tandem cached", [])
-    warm = tokens[0]
-    loop.run_until_complete(verifier.verify(warm))
-    for r in range(rounds):
-        batch = tokens[r * per_round : (r + 1) * per_round]
 
-        def run_raw() -> None:
-            for t in batch:
-                jwt.decode(t, public, algorithms=[algorithm], audience=AUDIENCE, issuer=ISSUER)
+    def run_async(make: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+        return lambda: loop.run_until_complete(make())
 
-        async def run_cold_async() -> None:
-            for t in batch:
-                await verifier.verify(t)
+    try:
+        loop.run_until_complete(verifier.__aenter__())
+        loop.run_until_complete(verifier.verify(warm))
+        for r in range(rounds):
+            batch = tokens[r * per_round : (r + 1) * per_round]
 
-        async def run_cached_async() -> None:
-            for _ in batch:
-                await verifier.verify(warm)
+            def raw(batch: list[str] = batch) -> None:
+                for t in batch:
+                    jwt.decode(t, raw_key, algorithms=[algorithm], audience=AUDIENCE, issuer=ISSUER)
 
-        raw.per_call_us.append(_time_per_call(len(batch), run_raw))
-        cold.per_call_us.append(_time_per_call(len(batch), lambda: loop.run_until_complete(run_cold_async())))
-        cached.per_call_us.append(_time_per_call(len(batch), lambda: loop.run_until_complete(run_cached_async())))
-    loop.close()
-    return [raw, cold, cached]
+            async def cold(batch: list[str] = batch) -> None:
+                for t in batch:
+                    await verifier.verify(t)
+
+            async def cached(batch: list[str] = batch) -> None:
+                for _ in batch:
+                    await verifier.verify(warm)
+
+            values["pyjwt.decode"].append(_per_call_us(len(batch), raw))
+            values["Tandem cold"].append(_per_call_us(len(batch), run_async(cold)))
+            values["Tandem cached"].append(_per_call_us(len(batch), run_async(cached)))
+    finally:
+        loop.run_until_complete(verifier.__aexit__(None, None, None))
+        loop.close()
+    return values
 
 
-if __name__ == "__main__":
-    for alg in ("EdDSA", "HS256"):
-        samples = measure(alg, rounds=15, per_round=400)
-        base = samples[0].median
-        for s in samples:
-            print(f"{alg:6} {s.name:15} {s.median:8.2f} us  ({s.median / base:.3f}x)  min {min(s.per_call_us):.2f} max {max(s.per_call_us):.2f}")  # noqa: T201
+def run(ctx: Context) -> BenchResult:
+    budget = ctx.budget
+    result = BenchResult(
+        "verify",
+        "Verify: µs per token",
+        "Raw PyJWT `decode` (the usual way) against Tandem's verifier on a token it has not "
+        "seen (every check, signature included) and on a token it has (the verified-token "
+        f"cache). In-process, {budget.verify_rounds} interleaved rounds of "
+        f"{budget.verify_tokens_per_round} tokens each.",
+    )
+    for algorithm in ALGORITHMS:
+        ctx.progress.status(f"verify: {algorithm}")
+        values = measure(
+            algorithm, rounds=budget.verify_rounds, per_round=budget.verify_tokens_per_round
+        )
+        for name in CONTENDERS:
+            series = result.add_series(f"{algorithm} {name}", "µs", f"{algorithm} (µs per token)")
+            series.values.extend(values[name])
+        raw = values["pyjwt.decode"]
+        fill_ratio(
+            result.add_ratio(f"{algorithm} cold / raw decode", target=Target("<=", 1.1)),
+            values["Tandem cold"],
+            raw,
+        )
+        fill_ratio(
+            result.add_ratio(f"{algorithm} cached / raw decode", target=Target("<=", 0.05)),
+            values["Tandem cached"],
+            raw,
+        )
+        ctx.progress.step(f"verify: {algorithm} done")
+    return result
+
+
+def _steps(_budget: Budget) -> int:
+    return len(ALGORITHMS)
+
+
+BENCHMARK = Benchmark("verify", _steps, run, needs_stack=False)
