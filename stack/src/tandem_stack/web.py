@@ -38,6 +38,10 @@ def needs_install(frontend: Path) -> bool:
     return not installed.is_file() or _mtime(frontend / "package-lock.json") > _mtime(installed)
 
 
+# Written by tools as they run (`tsc` writes its incremental state on every typecheck).
+_GENERATED_SUFFIXES = (".tsbuildinfo",)
+
+
 def newest_source(frontend: Path) -> float:
     """The latest modification time among the app's source files."""
     newest = _mtime(frontend / "node_modules" / ".package-lock.json")
@@ -46,7 +50,8 @@ def newest_source(frontend: Path) -> float:
         # such as .env.production are sources.
         subdirs[:] = [d for d in subdirs if d not in _NOT_SOURCES and not d.startswith(".")]
         for name in files:
-            newest = max(newest, _mtime(Path(directory) / name))
+            if not name.endswith(_GENERATED_SUFFIXES):
+                newest = max(newest, _mtime(Path(directory) / name))
     return newest
 
 
