@@ -38,8 +38,8 @@ def needs_install(frontend: Path) -> bool:
     return not installed.is_file() or _mtime(frontend / "package-lock.json") > _mtime(installed)
 
 
-# Written by tools as they run (`tsc` writes its incremental state on every typecheck).
-_GENERATED_SUFFIXES = (".tsbuildinfo",)
+# Written by tools as they run: `tsc` (incremental state) and `next typegen` on every typecheck.
+_GENERATED_SUFFIXES = (".tsbuildinfo", "next-env.d.ts")
 
 
 def newest_source(frontend: Path) -> float:
