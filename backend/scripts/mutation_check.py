@@ -1,0 +1,620 @@
+"""Switch each security check off, one at a time, and watch its tests fail.
+
+Run from ``backend/``: ``uv run python scripts/mutation_check.py [NAME ...]``
+(``make mutation`` does). Each mutation replaces one exact snippet of the
+source with a version that skips the check. It is applied to a temporary
+copy of the back end, never to these files; the copy's tests run with this
+interpreter and ``PYTHONPATH=<copy>/src``, so the copy is what they import
+(checked before anything runs). A mutation is *killed* when at least one of
+its tests fails, and *survives* when they all pass. The script prints a table
+and exits 1 if any mutation survived or could not be applied.
+
+Checks left out on purpose are listed in ``REDUNDANT_BY_DESIGN`` with the
+reason: switching one of them off changes nothing a client or the audit log
+can observe, because another check (named there) refuses the same input.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKEND = Path(__file__).resolve().parents[1]
+COPY_IGNORE = shutil.ignore_patterns(
+    ".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"
+)
+SHAPE = "src/tandem/auth/token_shape.py"
+VERIFIER = "src/tandem/auth/verifier.py"
+JWKS = "src/tandem/auth/jwks.py"
+BEARER = "src/tandem/auth/dependencies.py"
+DB = "src/tandem/db.py"
+GUARD = "src/tandem/rls_guard.py"
+
+CLAIMS = "tests/auth/test_claims.py"
+HEADER = "tests/auth/test_header.py"
+TRANSPORT = "tests/auth/test_transport.py"
+FORGERY = "tests/auth/test_forgery.py"
+JWKS_TESTS = "tests/auth/test_jwks_cache.py"
+EXTRA_AUTH = "tests/auth/test_extra_attacks.py"
+BOLA = "tests/tasks/test_bola.py"
+RLS = "tests/db/test_rls.py"
+RLS_GUARD = "tests/db/test_rls_guard.py"
+FUZZ = "tests/fuzz/test_schemathesis.py"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str  # relative to backend/
+    original: str  # must occur exactly once in the file
+    replacement: str
+    tests: tuple[str, ...]  # pytest arguments: files, node ids, -k expressions
+
+
+VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
+    # --- token_shape.py: the header and the compact shape ---------------------------------------
+    Mutation(
+        "forbidden header params (jku, x5u, jwk, x5c, crit, cty) allowed",
+        SHAPE,
+        "if not _FORBIDDEN_HEADER_PARAMS.isdisjoint(header):",
+        "if False:",
+        (HEADER, "-k", "naming_a_key or crit_or_cty"),
+    ),
+    Mutation(
+        "any alg accepted in the header",
+        SHAPE,
+        'if header.get("alg") != algorithm:',
+        "if False:",
+        (FORGERY, "-k", "alg_none or public_key or es256"),
+    ),
+    Mutation(
+        "kid pattern skipped",
+        SHAPE,
+        "not (isinstance(kid, str) and _KID.fullmatch(kid))",
+        "not isinstance(kid, str)",
+        (HEADER, "-k", "malformed_kid or path_sql_or_shell"),
+    ),
+    Mutation(
+        "kid type skipped",
+        SHAPE,
+        "not (isinstance(kid, str) and _KID.fullmatch(kid))",
+        "not (kid is not None and _KID.fullmatch(str(kid)))",
+        (HEADER, "-k", "malformed_kid"),
+    ),
+    Mutation(
+        "typ not checked",
+        SHAPE,
+        'if not isinstance(typ, str) or typ.upper() != "JWT":',
+        "if False:",
+        (HEADER, "-k", "other_typ"),
+    ),
+    Mutation(
+        "header not required to be an object",
+        SHAPE,
+        '    if not isinstance(header, dict):\n        raise InvalidToken("malformed_header")',
+        "    if not isinstance(header, dict):\n        header = {}",
+        (HEADER, "-k", "not_a_json_object"),
+    ),
+    Mutation(
+        "segments not required to be base64url",
+        SHAPE,
+        "if len(segments) != 3 or not all(_SEGMENT.fullmatch(s) for s in segments):",
+        "if len(segments) != 3:",
+        (TRANSPORT, "-k", "not_compact_base64url"),
+    ),
+    Mutation(
+        "token length not capped in the verifier",
+        SHAPE,
+        '    if len(token) > MAX_TOKEN_LENGTH:\n        raise InvalidToken("too_long")',
+        "    pass",
+        (TRANSPORT, "-k", "verifier_itself"),
+    ),
+    Mutation(
+        "NUL or BOM allowed in JSON text (UTF-16/32 guessing)",
+        SHAPE,
+        'if "\\x00" in text or text.startswith("\\ufeff"):',
+        "if False:",
+        (TRANSPORT, "-k", "not_a_utf8_json_object or not_utf8"),
+    ),
+    Mutation(
+        "payload not checked as UTF-8 before PyJWT",
+        SHAPE,
+        "    utf8_text(encoded_payload)  # PyJWT parses the claims later, from bytes\n",
+        "",
+        (TRANSPORT, "-k", "not_a_utf8_json_object"),
+    ),
+    # --- verifier.py: the decode and the post-checks --------------------------------------------
+    Mutation(
+        "kid optional in EdDSA mode",
+        VERIFIER,
+        'require_kid=self.settings.algorithm == "EdDSA",',
+        "require_kid=False,",
+        (EXTRA_AUTH, "-k", "kid_is_required_by_the_verifier"),
+    ),
+    Mutation(
+        "exp and iat not checked as JSON numbers",
+        VERIFIER,
+        "if not (_is_json_number(exp) and _is_json_number(iat)):",
+        "if False:",
+        (CLAIMS, "-k", "wrong_type"),
+    ),
+    Mutation(
+        "booleans taken as numbers",
+        VERIFIER,
+        "isinstance(value, int | float) and not isinstance(value, bool)",
+        "isinstance(value, int | float)",
+        (CLAIMS, "-k", "wrong_type"),
+    ),
+    Mutation(
+        "lifetime not checked",
+        VERIFIER,
+        "if not iat < exp <= iat + self.settings.max_lifetime_seconds:",
+        "if False:",
+        (CLAIMS, "-k", "lifetime"),
+    ),
+    Mutation(
+        "lifetime allowed to be zero or negative",
+        VERIFIER,
+        "if not iat < exp <= iat + self.settings.max_lifetime_seconds:",
+        "if not exp <= iat + self.settings.max_lifetime_seconds:",
+        (CLAIMS, "-k", "lifetime"),
+    ),
+    Mutation(
+        "sub pattern skipped",
+        VERIFIER,
+        "if not (isinstance(sub, str) and _ID_PATTERN.fullmatch(sub)):",
+        "if not isinstance(sub, str):",
+        (CLAIMS, "-k", "malformed_sub"),
+    ),
+    Mutation(
+        "sid pattern skipped",
+        VERIFIER,
+        "if sid is not None and not (isinstance(sid, str) and _ID_PATTERN.fullmatch(sid)):",
+        "if False:",
+        (EXTRA_AUTH, "-k", "sid"),
+    ),
+    Mutation(
+        "strict_aud off (a list holding our audience passes)",
+        VERIFIER,
+        '"strict_aud": True',
+        '"strict_aud": False',
+        (CLAIMS, "-k", "wrong_audience"),
+    ),
+    Mutation(
+        "require removed (exp, iat, iss, aud, sub optional)",
+        VERIFIER,
+        'self._decode_options: Any = {"require": _REQUIRED_CLAIMS, "strict_aud": True}',
+        'self._decode_options: Any = {"strict_aud": True}',
+        (CLAIMS, "-k", "missing_required_claim"),
+    ),
+    Mutation(
+        "issuer not checked",
+        VERIFIER,
+        "issuer=self.settings.issuer,",
+        "issuer=None,",
+        (CLAIMS, "-k", "wrong_issuer"),
+    ),
+    Mutation(
+        "leeway unbounded (an hour)",
+        VERIFIER,
+        "leeway=self.settings.leeway_seconds,",
+        "leeway=3600,",
+        (CLAIMS, "-k", "expired or future_beyond"),
+    ),
+    Mutation(
+        "verified tokens cached past exp",
+        "src/tandem/auth/token_cache.py",
+        "if principal.expires_at + self._leeway <= time.time():",
+        "if False:",
+        (CLAIMS, "-k", "cached_token"),
+    ),
+    Mutation(
+        "cached tokens kept when their kid leaves the JWKS",
+        VERIFIER,
+        "keys.on_keys_removed(self._cache.forget_kids)",
+        "None",
+        (JWKS_TESTS, "-k", "leaves_the_jwks or drops_removed_kids"),
+    ),
+    # --- jwks.py: which keys are trusted, and how they are fetched ------------------------------
+    Mutation(
+        "JWK with a private d trusted",
+        JWKS,
+        '        or "d" in jwk  # a private key published by mistake is never trusted\n',
+        "",
+        (FORGERY, "-k", "not_ed25519_signing_keys"),
+    ),
+    Mutation(
+        "JWK of another kty trusted",
+        JWKS,
+        'jwk.get("kty") != "OKP"',
+        "False",
+        (FORGERY, "-k", "not_ed25519_signing_keys"),
+    ),
+    Mutation(
+        "JWK of another crv trusted",
+        JWKS,
+        'or jwk.get("crv") != "Ed25519"',
+        "or False",
+        (FORGERY, "-k", "not_ed25519_signing_keys"),
+    ),
+    Mutation(
+        "JWK with use other than sig trusted",
+        JWKS,
+        'or jwk.get("use", "sig") != "sig"',
+        "or False",
+        (FORGERY, "-k", "not_ed25519_signing_keys"),
+    ),
+    Mutation(
+        "JWK with another alg trusted",
+        JWKS,
+        'or jwk.get("alg", "EdDSA") not in ("EdDSA", "Ed25519")',
+        "or False",
+        (FORGERY, "-k", "not_ed25519_signing_keys"),
+    ),
+    Mutation(
+        "JWK key_ops ignored",
+        JWKS,
+        'if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):',
+        "if False:",
+        (FORGERY, "-k", "not_ed25519_signing_keys"),
+    ),
+    Mutation(
+        "JWKS redirects followed",
+        JWKS,
+        "follow_redirects=False,",
+        "follow_redirects=True,",
+        (JWKS_TESTS, "-k", "redirecting"),
+    ),
+    Mutation(
+        "JWKS body size not capped while streaming",
+        JWKS,
+        "                if len(body) > self._max_body_bytes:",
+        "                if False:",
+        (JWKS_TESTS, "-k", "no_declared_length"),
+    ),
+    Mutation(
+        "JWKS fetch without a total deadline",
+        JWKS,
+        "async with asyncio.timeout(self._fetch_timeout):",
+        "async with asyncio.timeout(None):",
+        (JWKS_TESTS, "-k", "slow_drip"),
+    ),
+    Mutation(
+        "JWKS fetch through a proxy from the environment",
+        JWKS,
+        "trust_env=False,",
+        "trust_env=True,",
+        (EXTRA_AUTH, "-k", "proxy"),
+    ),
+    Mutation(
+        "unknown-kid refetch without a cooldown",
+        JWKS,
+        "if requested_at - self._last_unknown_kid_fetch < self._cooldown:",
+        "if False:",
+        (HEADER, JWKS_TESTS, "-k", "thousand_unknown_kids or respect_the_cooldown"),
+    ),
+    Mutation(
+        "no kid in the key lookup accepted",
+        JWKS,
+        '        if kid is None:\n            raise InvalidToken("bad_kid")\n',
+        "",
+        (EXTRA_AUTH, "-k", "kid_is_required"),
+    ),
+    # --- dependencies.py: reading the credential -------------------------------------------------
+    Mutation(
+        "two credentials accepted",
+        BEARER,
+        'if len(credentials) > 1 or (credentials and "access_token" in request.query_params):',
+        "if False:",
+        (TRANSPORT, "-k", "bad_request"),
+    ),
+    Mutation(
+        "token in the query taken as missing",
+        BEARER,
+        '            if "access_token" in request.query_params:\n'
+        '                raise InvalidToken("token_in_query")\n',
+        "",
+        (TRANSPORT, "-k", "only_in_the_query"),
+    ),
+    Mutation(
+        "scheme not checked",
+        BEARER,
+        'if scheme.lower() != "bearer" or not token:',
+        "if not token:",
+        (TRANSPORT, "-k", "other_schemes"),
+    ),
+    Mutation(
+        "Authorization header length not capped",
+        BEARER,
+        "        if len(header) > _MAX_HEADER_LENGTH:\n"
+        '            raise InvalidToken("too_long")\n',
+        "",
+        (EXTRA_AUTH, "-k", "authorization_header"),
+    ),
+    Mutation(
+        "path user not checked against sub",
+        BEARER,
+        "    if user_id != principal.sub:",
+        "    if False:",
+        (BOLA, FUZZ, "-k", "forbidden or holds_the_gates"),
+    ),
+    # --- db.py and rls_guard.py: revocation and the database's own isolation --------------------
+    Mutation(
+        "revocation skipped",
+        DB,
+        "        if live_until is None:\n            raise RevokedSession()",
+        "        if False:\n            raise RevokedSession()",
+        (CLAIMS, "-k", "signed_out or deleted_user"),
+    ),
+    Mutation(
+        "session of another user accepted",
+        DB,
+        'WHERE id = :sid AND "userId" = :sub AND "expiresAt" > now())',
+        'WHERE id = :sid AND "expiresAt" > now())',
+        (CLAIMS, "-k", "sid_of_another_user"),
+    ),
+    Mutation(
+        "expired session accepted",
+        DB,
+        'WHERE id = :sid AND "userId" = :sub AND "expiresAt" > now())',
+        'WHERE id = :sid AND "userId" = :sub)',
+        (CLAIMS, "-k", "expired_session"),
+    ),
+    Mutation(
+        "user context set for the session, not the transaction",
+        DB,
+        "       set_config('app.user_id', :sub, true),",
+        "       set_config('app.user_id', :sub, false),",
+        (RLS, "-k", "pool_of_one or failed_transaction"),
+    ),
+    Mutation(
+        "no switch to the least-privilege role",
+        DB,
+        "else f\"set_config('role', '{APP_ROLE}', true),\"",
+        'else ""',
+        (RLS, "-k", "app_role or pool_of_one"),
+    ),
+    Mutation(
+        "no RLS guard at startup",
+        "src/tandem/main.py",
+        "                await check_row_level_security(session)",
+        "                pass",
+        (RLS_GUARD, "-k", "refuses"),
+    ),
+    Mutation(
+        "RLS guard accepts a superuser or BYPASSRLS role",
+        GUARD,
+        "if superuser or bypasses_rls:",
+        "if False:",
+        (RLS_GUARD, "-k", "bypass or superuser_login"),
+    ),
+    Mutation(
+        "RLS guard accepts a table without forced RLS",
+        GUARD,
+        "        if not forced:",
+        "        if False:",
+        (RLS_GUARD, "-k", "without_forced_rls"),
+    ),
+    Mutation(
+        "RLS guard accepts the table owner",
+        GUARD,
+        "        if acts_as_owner:",
+        "        if False:",
+        (RLS_GUARD, "-k", "owns or owner"),
+    ),
+)
+
+# --- outside the verifier: responses, bodies, addresses, the session cache ------------------
+EXTRA: tuple[Mutation, ...] = (
+    Mutation(
+        "per-user responses cacheable",
+        "src/tandem/middleware.py",
+        '                if per_user:\n                    headers["Cache-Control"] = "no-store"\n',
+        "",
+        ("tests/tasks/test_task_api.py", "-k", "not_cached"),
+    ),
+    Mutation(
+        "hostile X-Request-ID adopted",
+        "src/tandem/middleware.py",
+        "incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex",
+        "incoming or uuid.uuid4().hex",
+        (EXTRA_AUTH, "-k", "request_id"),
+    ),
+    Mutation(
+        "streamed body not capped",
+        "src/tandem/middleware.py",
+        "            if size > self.max_bytes:",
+        "            if False:",
+        ("tests/tasks/test_request_bodies.py", "-k", "chunked"),
+    ),
+    Mutation(
+        "X-Forwarded-For believed from any peer",
+        "src/tandem/rate_limit.py",
+        "if not trusted or not _is_trusted(peer, trusted):",
+        "if not trusted:",
+        ("tests/test_rate_limit.py", "-k", "untrusted or trusted_hops"),
+    ),
+    # The fuzz gates on their own: each of these is also caught by the fuzz suite alone.
+    Mutation(
+        "path user not checked against sub (fuzz only)",
+        BEARER,
+        "    if user_id != principal.sub:",
+        "    if False:",
+        (FUZZ, "-k", "holds_the_gates"),
+    ),
+    Mutation(
+        "delete answers 204 but keeps the row (fuzz only)",
+        "src/tandem/tasks/service.py",
+        "        delete(TaskRow)\n"
+        "        .where(*_owned(user_id, task_id), *_version_in(if_match))\n"
+        "        .returning(TaskRow.id)\n",
+        "        select(TaskRow.id).where(*_owned(user_id, task_id), *_version_in(if_match))\n",
+        (FUZZ, "-k", "stateful"),
+    ),
+    Mutation(
+        "cached live session served to another sub",
+        "src/tandem/live_sessions.py",
+        "            and entry.sub == sub\n",
+        "",
+        ("tests/test_live_sessions.py", "-k", "served_from_the_cache"),
+    ),
+)
+MUTATIONS = VERIFIER_AND_DATABASE + EXTRA
+
+# Left out, with the check that makes each one unobservable when switched off alone.
+REDUNDANT_BY_DESIGN = {
+    "PyJWT's algorithms=[configured]": "token_shape pins alg before PyJWT runs; the list is the "
+    "second lock (switching the header check off instead is killed above)",
+    "JWKS declared Content-Length cap": "an early exit: the streaming cap refuses the same body "
+    "after 64 KiB (switching the streaming cap off is killed above)",
+    "flush on listener reconnect": "the listener's finally block already flushed when it "
+    "disconnected, and remember() refuses entries while it is not listening",
+}
+
+
+@dataclass
+class Outcome:
+    mutation: Mutation
+    status: str  # killed, SURVIVED, ERROR
+    detail: str
+    seconds: float
+
+
+def make_copy(destination: Path) -> Path:
+    copy = destination / "backend"
+    shutil.copytree(BACKEND, copy, ignore=COPY_IGNORE)
+    return copy
+
+
+def environment(copy: Path) -> dict[str, str]:
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PYTHONPATH": str(copy / "src"),
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def assert_copy_is_imported(copy: Path) -> None:
+    """Both the package and the tests must come from the copy, or nothing here means anything."""
+    probe = "import tandem.auth.verifier, tests.conftest; print(tandem.auth.verifier.__file__); "
+    probe += "print(tests.conftest.__file__)"
+    result = subprocess.run(  # noqa: S603  # this interpreter, fixed arguments
+        [sys.executable, "-c", probe],
+        cwd=copy,
+        env=environment(copy),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for line in result.stdout.split():
+        if not Path(line).resolve().is_relative_to(copy.resolve()):
+            raise SystemExit(f"the copy is not what runs: {line} is outside {copy}")
+
+
+def run_tests(copy: Path, arguments: tuple[str, ...]) -> tuple[int, str]:
+    command = [
+        sys.executable, "-m", "pytest", "-x", "-q", "-rf", "--no-header",
+        "-p", "no:cacheprovider", *arguments,
+    ]  # fmt: skip
+    result = subprocess.run(  # noqa: S603  # this interpreter, our own arguments
+        command, cwd=copy, env=environment(copy), capture_output=True, text=True, check=False
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def first_failure(output: str) -> str:
+    match = re.search(r"^FAILED (.+?)(?: - .*)?$", output, re.MULTILINE)
+    return match.group(1) if match else "(no FAILED line)"
+
+
+def apply(copy: Path, mutation: Mutation) -> str:
+    target = copy / mutation.path
+    source = target.read_text(encoding="utf-8")  # the copy's, consistent with the rest of it
+    count = source.count(mutation.original)
+    if count != 1:
+        raise ValueError(f"the original snippet occurs {count} times in {mutation.path}")
+    target.write_text(source.replace(mutation.original, mutation.replacement), encoding="utf-8")
+    return source
+
+
+def check(copy: Path, mutation: Mutation) -> Outcome:
+    started = time.monotonic()
+    try:
+        original = apply(copy, mutation)
+    except ValueError as exc:
+        return Outcome(mutation, "ERROR", str(exc), 0.0)
+    try:
+        code, output = run_tests(copy, mutation.tests)
+    finally:
+        (copy / mutation.path).write_text(original, encoding="utf-8")
+    seconds = time.monotonic() - started
+    if code == 1:
+        return Outcome(mutation, "killed", first_failure(output), seconds)
+    if code == 0:
+        return Outcome(mutation, "SURVIVED", "every selected test passed", seconds)
+    tail = output.strip().splitlines()[-1:] or ["no output"]
+    return Outcome(mutation, "ERROR", f"pytest exited {code}: {tail[0]}", seconds)
+
+
+def baseline(copy: Path, mutations: list[Mutation]) -> None:
+    """Unmutated, every selected test module passes: a kill then means the mutation did it."""
+    modules = sorted({arg for m in mutations for arg in m.tests[: m.tests.index("-k")]})
+    code, output = run_tests(copy, tuple(modules))
+    if code != 0:
+        sys.stderr.write(output[-3000:])
+        raise SystemExit(f"the unmutated copy fails its own tests (pytest exited {code})")
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = ["| mutation | file | result | first failing test |", "|---|---|---|---|"]
+    for outcome in outcomes:
+        file = outcome.mutation.path.removeprefix("src/tandem/")
+        rows.append(f"| {outcome.mutation.name} | {file} | {outcome.status} | `{outcome.detail}` |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="run only mutations whose name contains these")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
+    options = parser.parse_args()
+    selected = [
+        m for m in MUTATIONS if not options.names or any(n in m.name for n in options.names)
+    ]
+    with tempfile.TemporaryDirectory(prefix="tandem-mutation-") as scratch:
+        copy = make_copy(Path(scratch))
+        assert_copy_is_imported(copy)
+        if not options.no_baseline:
+            sys.stdout.write("baseline: the selected test modules, unmutated\n")
+            baseline(copy, selected)
+        outcomes = []
+        for number, mutation in enumerate(selected, 1):
+            outcome = check(copy, mutation)
+            sys.stdout.write(
+                f"[{number}/{len(selected)}] {outcome.status:8} {mutation.name} "
+                f"({outcome.seconds:.0f} s) {outcome.detail}\n"
+            )
+            sys.stdout.flush()
+            outcomes.append(outcome)
+    sys.stdout.write("\n" + table(outcomes) + "\n\nLeft out, redundant by design:\n")
+    for check_name, reason in REDUNDANT_BY_DESIGN.items():
+        sys.stdout.write(f"- {check_name}: {reason}\n")
+    failed = [o for o in outcomes if o.status != "killed"]
+    sys.stdout.write(f"\n{len(outcomes) - len(failed)} of {len(outcomes)} mutations killed\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
