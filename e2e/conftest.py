@@ -17,6 +17,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from support import sensitive
 from support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -103,6 +104,8 @@ def new_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Ne
     yield make
     failed = any(report.failed for report in request.node.stash.get(_REPORTS, {}).values())
     for index, context in enumerate(contexts):
+        with contextlib.suppress(Error):  # for the log scan: these cookies must appear in no log
+            sensitive.remember_cookies(context.cookies())
         if failed:
             FAILURES.mkdir(parents=True, exist_ok=True)
             for number, page in enumerate(context.pages):
@@ -128,6 +131,7 @@ def accounts(browser: Browser, app: Pair) -> Callable[[str], Account]:
                 user = new_user(name)
                 sign_up(context.new_page(), app.web_url, user)
                 made[name] = Account(user, context.storage_state())
+                sensitive.remember_cookies(made[name].storage_state["cookies"])
             finally:
                 context.close()
         return made[name]

@@ -1,11 +1,13 @@
 """Talking to the stack without a browser: Better Auth's JSON endpoints, the proxy, FastAPI."""
 
 import base64
+import itertools
 import json
 from typing import Any
 
 import httpx
 
+from support import sensitive
 from support.stack import Pair
 from support.users import User
 
@@ -13,9 +15,25 @@ TIMEOUT = httpx.Timeout(15.0)
 SESSION_COOKIE = "better-auth.session_token"
 
 
-def client(base_url: str) -> httpx.Client:
-    """A client that keeps cookies and ignores proxy settings (everything is on 127.0.0.1)."""
-    return httpx.Client(base_url=base_url, timeout=TIMEOUT, trust_env=False)
+_ADDRESSES = itertools.chain(
+    (f"198.51.100.{n}" for n in range(1, 255)), (f"203.0.113.{n}" for n in range(1, 255))
+)
+
+
+def distinct_address() -> str:
+    """A client address (RFC 5737 documentation range) used by no other caller in this run."""
+    return next(_ADDRESSES)
+
+
+def client(base_url: str, *, forwarded_for: str | None = None) -> httpx.Client:
+    """A client that keeps cookies and ignores proxy settings (everything is on 127.0.0.1).
+
+    With `forwarded_for`, every request says it comes from that address: Better Auth keys its
+    rate limits by X-Forwarded-For and path, so such a client has limits of its own and does
+    not use up the sign-ins the rest of the suite needs.
+    """
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else None
+    return httpx.Client(base_url=base_url, timeout=TIMEOUT, trust_env=False, headers=headers)
 
 
 def same_origin(pair: Pair) -> dict[str, str]:
@@ -28,6 +46,7 @@ def sign_up(web: httpx.Client, pair: Pair, user: User) -> None:
     response = web.post("/api/auth/sign-up/email", json=body, headers={"Origin": pair.origin})
     assert response.status_code == 200, response.text
     assert web.cookies.get(SESSION_COOKIE), "sign-up set no session cookie"
+    remember_session(web)
 
 
 def sign_in(web: httpx.Client, pair: Pair, user: User) -> None:
@@ -35,6 +54,14 @@ def sign_in(web: httpx.Client, pair: Pair, user: User) -> None:
     response = web.post("/api/auth/sign-in/email", json=body, headers={"Origin": pair.origin})
     assert response.status_code == 200, response.text
     assert web.cookies.get(SESSION_COOKIE), "sign-in set no session cookie"
+    remember_session(web)
+
+
+def remember_session(web: httpx.Client) -> None:
+    """The client's session cookie must never appear in a log (test_zz_log_scan.py)."""
+    for cookie in web.cookies.jar:
+        if cookie.value is not None:
+            sensitive.remember_cookie(cookie.name, cookie.value)
 
 
 def sign_out(web: httpx.Client, pair: Pair) -> None:
@@ -48,6 +75,7 @@ def jwt_for(web: httpx.Client) -> str:
     response = web.get("/api/auth/token")
     assert response.status_code == 200, response.text
     token: str = response.json()["token"]
+    sensitive.remember("JWT", token)
     return token
 
 

@@ -3,27 +3,33 @@
 Every child runs under tandem_stack's Supervisor: in its own process group, stopped in
 reverse order (SIGTERM, then SIGKILL after a grace period), with a PID file under
 artifacts/run/ so that the next run stops whatever a killed run left behind. Each child's
-output goes to artifacts/logs/<name>.log.
+output goes to artifacts/logs/<name>.log, and its audit events (AUDIT_LOG) to
+artifacts/logs/audit-<name>.jsonl; the directory is emptied when the stack starts, so it holds
+exactly this run's logs. A test may stop a child, or restart it with other settings on the
+same port (the rotation drills); its log then continues in the same file.
 """
 
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from tandem_stack.config import StackConfig
 from tandem_stack.errors import ChildFailed
 from tandem_stack.paths import RepoPaths
+from tandem_stack.postgres import EmbeddedPostgres
 from tandem_stack.processes import Child
 from tandem_stack.supervisor import STOP_SIGNALS, Supervisor
 from tandem_stack.throwaway import free_port, throwaway_postgres
 from tandem_stack.web import needs_install, newest_source
 
-from support.paths import BACKEND, FRONTEND, LOGS, ROOT, RUN
+from support import sensitive
+from support.paths import BACKEND, FRONTEND, LOGS, PYCACHE, ROOT, RUN
 
 HOST = "127.0.0.1"
 DATABASE = "tandem"
@@ -53,6 +59,7 @@ _OWNED_NAMES = frozenset(
         "TRUSTED_PROXIES",
         "HOST",
         "NODE_ENV",
+        "AUDIT_LOG",
         # The suite's own virtualenv: `uv run --project backend` must use the back end's.
         "VIRTUAL_ENV",
     }
@@ -70,11 +77,53 @@ class Pair:
     web_url: str
     api_url: str
     algorithm: str
+    suffix: str = ""
+    """Its children are `web<suffix>` and `api<suffix>`."""
 
     @property
     def origin(self) -> str:
         """The app's origin: what a browser sends as `Origin` on its own pages' requests."""
         return self.web_url
+
+    @property
+    def web(self) -> str:
+        return f"web{self.suffix}"
+
+    @property
+    def api(self) -> str:
+        return f"api{self.suffix}"
+
+
+@dataclass(frozen=True)
+class _Service:
+    """How a long-running child is started, kept so that it can be restarted."""
+
+    name: str
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str]
+    ready_url: str
+    timeout: float
+
+
+class _StopOnce:
+    """A child as the Supervisor sees it: stopped by a test and again at shutdown, it stops once."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self._stopped = False
+
+    @property
+    def name(self) -> str:
+        return self.child.name
+
+    def alive(self) -> bool:
+        return self.child.alive()
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self.child.stop()
 
 
 def _tail(path: Path) -> str:
@@ -86,11 +135,18 @@ def _tail(path: Path) -> str:
 
 
 def _base_env() -> dict[str, str]:
-    return {
+    env = {
         name: value
         for name, value in os.environ.items()
         if name not in _OWNED_NAMES and not name.startswith(_OWNED_PREFIXES)
     }
+    # Compiled bytecode goes under artifacts/, out of the source tree, even when the caller's
+    # shell says PYTHONDONTWRITEBYTECODE: otherwise every start and restart of the API (the
+    # rotation drills restart it) compiles the whole back end again, for seconds each time.
+    if "PYTHONPYCACHEPREFIX" not in env:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
 
 
 def _backend_command(*args: str) -> list[str]:
@@ -110,10 +166,11 @@ class Launcher:
     def __init__(self, supervisor: Supervisor) -> None:
         self._supervisor = supervisor
         self._logs: list[BinaryIO] = []
-        self._services: list[Child] = []
+        self._running: dict[str, tuple[_Service, _StopOnce]] = {}
 
     def _child(self, name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
-        log = (LOGS / f"{name}.log").open("wb")
+        # Appended: a restarted child goes on in the same file (emptied when the run starts).
+        log = (LOGS / f"{name}.log").open("ab")
         self._logs.append(log)
         return Child(
             name, argv, cwd=cwd, env=env, pidfile=RUN / f"{name}.pid", output=log, grace=_GRACE
@@ -135,30 +192,34 @@ class Launcher:
                 f"{name} {outcome}; the end of its log:\n{_tail(LOGS / f'{name}.log')}"
             )
 
-    def serve(
-        self,
-        name: str,
-        argv: Sequence[str],
-        *,
-        cwd: Path,
-        env: Mapping[str, str],
-        ready_url: str,
-        timeout: float,
-    ) -> None:
-        """Start a long-running child and wait until `ready_url` answers 2xx."""
-        child = self._child(name, argv, cwd, env)
+    def serve(self, service: _Service) -> None:
+        """Start a long-running child and wait until its `ready_url` answers 2xx."""
+        if service.name in self._running:
+            raise StackFailed(f"{service.name} is already running")
+        env = dict(service.env) | {"AUDIT_LOG": str(LOGS / f"audit-{service.name}.jsonl")}
+        child = _StopOnce(self._child(service.name, service.argv, service.cwd, env))
         self._supervisor.add(child)  # stopped at shutdown even if it never gets ready
-        child.start()
-        self._services.append(child)
+        self._running[service.name] = (service, child)
+        child.child.start()
         try:
-            self._supervisor.wait_ready(child, ready_url, timeout=timeout)
+            self._supervisor.wait_ready(child.child, service.ready_url, timeout=service.timeout)
         except ChildFailed as error:
             raise StackFailed(
-                f"{error}; the end of its log:\n{_tail(LOGS / f'{name}.log')}"
+                f"{error}; the end of its log:\n{_tail(LOGS / f'{service.name}.log')}"
             ) from None
 
+    def service(self, name: str) -> _Service:
+        """How a running child was started."""
+        return self._running[name][0]
+
+    def stop(self, name: str) -> _Service:
+        """Stop a running child (it is no longer watched); returns how it was started."""
+        service, child = self._running.pop(name)
+        child.stop()
+        return service
+
     def dead_services(self) -> list[str]:
-        return [child.name for child in self._services if not child.alive()]
+        return [name for name, (_, child) in self._running.items() if not child.alive()]
 
     def close_logs(self) -> None:
         for log in self._logs:
@@ -166,21 +227,25 @@ class Launcher:
 
 
 class Stack:
-    """The database, the EdDSA pair every test uses, and an HS256 pair started on demand."""
+    """The database, the EdDSA pair every test uses, and more children on demand: an HS256
+    pair, more Next.js servers on the same database, and restarts with other settings."""
 
-    def __init__(self, launcher: Launcher, database_url: str) -> None:
+    def __init__(self, launcher: Launcher, postgres: EmbeddedPostgres, database_url: str) -> None:
         self._launcher = launcher
+        self._postgres = postgres
         self.database_url = database_url
         self.auth_secret = secrets.token_urlsafe(32)
+        sensitive.remember("BETTER_AUTH_SECRET", self.auth_secret)
         self._hs256: Pair | None = None
-        self.main = self._start_pair("", algorithm="EdDSA", extra={})
+        self.main = self.start_pair("", algorithm="EdDSA", extra={})
 
     def hs256(self) -> Pair:
         """A second pair on the same build and database, signing with a shared secret."""
         if self._hs256 is None:
             jwt_secret = secrets.token_urlsafe(36)  # 48 characters
+            sensitive.remember("JWT_SECRET", jwt_secret)
             extra = {"JWT_SECRET": jwt_secret}
-            self._hs256 = self._start_pair("-hs256", algorithm="HS256", extra=extra)
+            self._hs256 = self.start_pair("-hs256", algorithm="HS256", extra=extra)
         return self._hs256
 
     def check_alive(self) -> None:
@@ -188,7 +253,10 @@ class Stack:
             logs = "\n\n".join(f"{name}:\n{_tail(LOGS / f'{name}.log')}" for name in dead)
             raise StackFailed(f"stopped during the run: {', '.join(dead)}\n{logs}")
 
-    def _start_pair(self, suffix: str, *, algorithm: str, extra: Mapping[str, str]) -> Pair:
+    # -- more children, and restarts -------------------------------------------------------
+
+    def start_pair(self, suffix: str, *, algorithm: str, extra: Mapping[str, str]) -> Pair:
+        """Next.js and FastAPI, named `web<suffix>` and `api<suffix>`, on the same database."""
         web_port, api_port = _two_free_ports()
         web_url = f"http://{HOST}:{web_port}"
         config = StackConfig.from_env(
@@ -210,32 +278,89 @@ class Stack:
             **extra,
         }
         # The web app first: the API loads its keys from the web app's JWKS at startup.
+        self._launcher.serve(_web(f"web{suffix}", web_port, env))
         self._launcher.serve(
-            f"web{suffix}",
-            ["npx", "--no-install", "next", "start", "-H", HOST, "-p", str(web_port)],
-            cwd=FRONTEND,
-            env=env,
-            ready_url=f"{web_url}/api/auth/ok",
-            timeout=_WEB_READY_TIMEOUT,
+            _Service(
+                name=f"api{suffix}",
+                argv=tuple(
+                    _backend_command(
+                        "uvicorn",
+                        "tandem.main:create_app",
+                        "--factory",
+                        "--host",
+                        HOST,
+                        "--port",
+                        str(api_port),
+                    )
+                ),
+                cwd=BACKEND,
+                env=env,
+                # /ready rather than /health: the database and the signing keys are usable.
+                ready_url=f"{config.api_url}/ready",
+                timeout=_API_READY_TIMEOUT,
+            )
         )
-        self._launcher.serve(
-            f"api{suffix}",
-            _backend_command(
-                "uvicorn",
-                "tandem.main:create_app",
-                "--factory",
-                "--host",
-                HOST,
-                "--port",
-                str(api_port),
-            ),
-            cwd=BACKEND,
-            env=env,
-            # /ready rather than /health: the database and the signing keys are usable.
-            ready_url=f"{config.api_url}/ready",
-            timeout=_API_READY_TIMEOUT,
-        )
-        return Pair(web_url=web_url, api_url=config.api_url, algorithm=algorithm)
+        return Pair(web_url=web_url, api_url=config.api_url, algorithm=algorithm, suffix=suffix)
+
+    def start_web(self, name: str, *, like: Pair, env: Mapping[str, str | None]) -> str:
+        """Another Next.js server for `like`'s pair, on a free port: the same build, database
+        and settings (its BETTER_AUTH_URL too, as a replica behind one address would have),
+        with `env` on top (None removes a variable). Returns its URL."""
+        template = self._launcher.service(like.web)
+        port = free_port()
+        self._launcher.serve(_web(name, port, _changed(template.env, env)))
+        return f"http://{HOST}:{port}"
+
+    def restart(self, name: str, env: Mapping[str, str | None]) -> None:
+        """Stop a child and start it again on the same port, with `env` changed (None
+        removes a variable), as an operator restarts a service with a new configuration."""
+        service = self._launcher.stop(name)
+        self._launcher.serve(replace(service, env=_changed(service.env, env)))
+
+    def stop(self, name: str) -> None:
+        """Stop a child started on demand; it is no longer checked between tests."""
+        self._launcher.stop(name)
+
+    def env(self, name: str) -> Mapping[str, str]:
+        """The settings a running child was started with."""
+        return self._launcher.service(name).env
+
+    # -- the database ----------------------------------------------------------------------
+
+    def sql(self, query: str, **variables: str) -> str:
+        """Run SQL on the app's database as the superuser; values go in as `:'name'`."""
+        return self._postgres.run_sql(query, database=DATABASE, variables=variables)
+
+    @property
+    def postgres_log(self) -> Path:
+        """PostgreSQL's own log (in the throwaway cluster's directory, gone after the run)."""
+        return self._postgres.log_file
+
+
+def closed_port_url() -> str:
+    """An http URL on this machine where nothing listens (for an API that is down)."""
+    return f"http://{HOST}:{free_port()}"
+
+
+def _changed(env: Mapping[str, str], changes: Mapping[str, str | None]) -> dict[str, str]:
+    updated = dict(env)
+    for name, value in changes.items():
+        if value is None:
+            updated.pop(name, None)
+        else:
+            updated[name] = value
+    return updated
+
+
+def _web(name: str, port: int, env: Mapping[str, str]) -> _Service:
+    return _Service(
+        name=name,
+        argv=("npx", "--no-install", "next", "start", "-H", HOST, "-p", str(port)),
+        cwd=FRONTEND,
+        env=dict(env) | {"WEB_PORT": str(port)},
+        ready_url=f"http://{HOST}:{port}/api/auth/ok",
+        timeout=_WEB_READY_TIMEOUT,
+    )
 
 
 def _build_web(launcher: Launcher) -> None:
@@ -268,6 +393,7 @@ def _supervisor() -> Iterator[Supervisor]:
 @contextlib.contextmanager
 def running_stack() -> Iterator[Stack]:
     """Build if stale, then start everything; leaving stops everything, failures included."""
+    shutil.rmtree(LOGS, ignore_errors=True)  # only this run's logs: the log scan reads them all
     LOGS.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as cleanup:
         postgres = cleanup.enter_context(throwaway_postgres())
@@ -278,6 +404,7 @@ def running_stack() -> Iterator[Stack]:
         cleanup.callback(supervisor.shutdown)
         _build_web(launcher)
         password = secrets.token_urlsafe(24)
+        sensitive.remember("database password", password)
         postgres.ensure_database(OWNER, password, DATABASE)
         database_url = postgres.url(OWNER, password, DATABASE)
         launcher.run(
@@ -287,4 +414,4 @@ def running_stack() -> Iterator[Stack]:
             env=_base_env() | {"DATABASE_URL": database_url},
             timeout=_TASK_TIMEOUT,
         )
-        yield Stack(launcher, database_url)
+        yield Stack(launcher, postgres, database_url)

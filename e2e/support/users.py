@@ -3,6 +3,8 @@
 import secrets
 from dataclasses import dataclass
 
+from support import sensitive
+
 
 @dataclass(frozen=True)
 class User:
@@ -13,4 +15,7 @@ class User:
 
 def new_user(name: str) -> User:
     handle = name.split()[0].lower()
-    return User(name, f"{handle}-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(12))
+    user = User(name, f"{handle}-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(12))
+    sensitive.remember("email", user.email)
+    sensitive.remember("password", user.password)
+    return user

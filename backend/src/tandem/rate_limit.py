@@ -63,7 +63,14 @@ class RateLimiter:
                 stats = await self._limiter.get_window_stats(item, kind, identity)
                 audit.info(
                     "rate limit exceeded",
-                    extra={"event": "rate_limit.exceeded", "kind": kind, "limit": str(item)},
+                    extra={
+                        "event": "rate_limit.exceeded",
+                        "reason": "too_many_requests",
+                        "kind": kind,
+                        "limit": str(item),
+                        # The user id when the limit is the user's; never the address.
+                        "sub": identity if kind == "user" else None,
+                    },
                 )
                 raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
 

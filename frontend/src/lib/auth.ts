@@ -6,6 +6,7 @@ import { jwt, type JwtOptions } from "better-auth/plugins/jwt";
 import { SignJWT, type JWTPayload } from "jose";
 import { Pool } from "pg";
 
+import { auditAuthOutcome, auditSessionEnded } from "@/lib/server/auth-audit";
 import {
   appBaseURL,
   databaseURL,
@@ -128,12 +129,19 @@ export const authOptions = {
       "/reset-password/*": { window: 300, max: 5 },
     },
   },
+  // The audit trail (src/lib/server/auth-audit.ts): sign-in and sign-up outcomes here, sign-out
+  // and every other end of a session in the hook below, and rate-limit hits and refused
+  // requests in the route handler, the only place that sees them.
+  hooks: {
+    after: auditAuthOutcome,
+  },
   databaseHooks: {
     session: {
       delete: {
         // Fires for sign-out and for every other way a session row is deleted (revocation too).
-        after: async (session) => {
+        after: async (session, context) => {
           forgetToken(session.id);
+          auditSessionEnded(session, context?.path);
         },
       },
     },

@@ -118,7 +118,7 @@ class JWKSCache:
             transport=self._transport,
             trust_env=False,  # no proxy from the environment may sit between us and our keys
         )
-        await self._refresh()
+        await self._refresh(trigger="startup")
         self._refresher = asyncio.create_task(self._refresh_forever(), name="jwks-refresh")
 
     async def close(self) -> None:
@@ -134,7 +134,7 @@ class JWKSCache:
             raise InvalidToken("bad_kid")
         key = self._keys.get(kid)
         if key is None:
-            await self._refresh(respect_cooldown=True)
+            await self._refresh(trigger="unknown_kid")
             key = self._keys.get(kid)
         if key is not None:
             return (key,)
@@ -145,14 +145,17 @@ class JWKSCache:
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self._refresh_interval if self._keys else self._retry_interval)
-            await self._refresh()
+            await self._refresh(trigger="scheduled")
 
-    async def _refresh(self, *, respect_cooldown: bool = False) -> None:
+    async def _refresh(self, *, trigger: str) -> None:
         """Fetch once; concurrent callers share the fetch instead of starting their own.
 
         The cooldown counts only the fetches that unknown kids asked for: a key
         published just after a scheduled refresh is fetched at its first use.
+        ``trigger`` (``startup``, ``scheduled`` or ``unknown_kid``) is logged as the
+        refresh's reason.
         """
+        respect_cooldown = trigger == "unknown_kid"
         requested_at = time.monotonic()
         async with self._fetch_lock:
             if self._last_fetch_started >= requested_at:
@@ -167,14 +170,19 @@ class JWKSCache:
             except JWKSFetchError as exc:
                 logger.warning(
                     "JWKS refresh failed; keeping the last good keys",
-                    extra={"event": "jwks.refresh_failed", "reason": str(exc)},
+                    extra={"event": "jwks.refresh_failed", "reason": str(exc), "trigger": trigger},
                 )
                 return
             removed = frozenset(self._keys) - frozenset(keys)
             self._keys = keys
             logger.info(
                 "JWKS refreshed",
-                extra={"event": "jwks.refreshed", "kids": sorted(keys), "removed": sorted(removed)},
+                extra={
+                    "event": "jwks.refreshed",
+                    "reason": trigger,
+                    "kids": sorted(keys),
+                    "removed": sorted(removed),
+                },
             )
         if removed:
             for listener in self._listeners:

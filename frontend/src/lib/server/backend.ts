@@ -1,13 +1,13 @@
 import { auth } from "@/lib/auth";
+import { audit, logEvent, requestIdFrom, withRequestId } from "@/lib/server/audit";
 import { apiBaseURL } from "@/lib/server/config";
 import { errorResponse } from "@/lib/server/responses";
-import { isCrossSiteStateChange } from "@/lib/server/same-origin";
+import { crossSiteStateChange } from "@/lib/server/same-origin";
 import { cachedToken, forgetToken } from "@/lib/server/token-cache";
 
 const UPSTREAM_TIMEOUT_MS = 15_000;
 const MAX_BODY_BYTES = 1024 * 1024;
 const RETRY_AFTER_SECONDS = "5";
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const TASK_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 // x-forwarded-for carries the browser's address, as the Next.js server saw it, so the API
 // (which trusts this hop through TRUSTED_PROXIES) limits each browser on its own.
@@ -35,6 +35,12 @@ function upstreamPath(target: TaskTarget): string | null {
 
 function unavailable(detail: string, code: string): Response {
   return errorResponse(503, detail, code, { "Retry-After": RETRY_AFTER_SECONDS });
+}
+
+/** The proxy route a target belongs to, as a template: never a task id or a query string. */
+function routeOf(target: TaskTarget): string {
+  if (target.kind === "collection") return "/api/tasks";
+  return `/api/tasks/{id}${target.action ? `/${target.action}` : ""}`;
 }
 
 function reason(error: unknown): string {
@@ -108,8 +114,8 @@ async function tokenFor(sessionId: string, headers: Headers): Promise<string | n
   }
 }
 
-/** One call to FastAPI; null when it cannot be reached or does not answer in time. */
-async function send(upstream: Upstream, token: string): Promise<Response | null> {
+/** One call to FastAPI; "timeout" or "unreachable" when it does not answer. */
+async function send(upstream: Upstream, token: string): Promise<Response | "timeout" | "unreachable"> {
   const headers = new Headers(upstream.headers);
   headers.set("Authorization", `Bearer ${token}`);
   try {
@@ -123,34 +129,70 @@ async function send(upstream: Upstream, token: string): Promise<Response | null>
     });
   } catch (error) {
     console.error("proxy: task service unreachable:", reason(error));
-    return null;
+    return error instanceof Error && error.name === "TimeoutError" ? "timeout" : "unreachable";
   }
 }
 
 /**
  * The BFF proxy: session cookie → per-session JWT → FastAPI `/api/{user_id}/tasks...`.
  * Identity comes only from the server-side session; the browser never sees the JWT.
+ * Every request carries one id, from here to FastAPI's logs (`X-Request-ID`), and every
+ * response echoes it.
  */
 export async function proxyTaskRequest(request: Request, target: TaskTarget, query?: URLSearchParams): Promise<Response> {
-  if (isCrossSiteStateChange(request)) return errorResponse(403, "Cross-site request refused", "csrf");
+  const requestId = requestIdFrom(request.headers);
+  return withRequestId(requestId, async () => {
+    const started = performance.now();
+    const outcome = await forward(request, target, requestId, query);
+    outcome.response.headers.set("X-Request-ID", requestId);
+    logEvent("proxy.forwarded", {
+      reason: outcome.reason,
+      sub: outcome.sub,
+      route: routeOf(target),
+      method: request.method,
+      status: outcome.response.status,
+      duration_ms: Math.round(performance.now() - started),
+    });
+    return outcome.response;
+  });
+}
+
+interface Outcome {
+  response: Response;
+  /** "forwarded" when FastAPI answered, else why the proxy answered itself. */
+  reason: string;
+  sub: string | null;
+}
+
+async function forward(request: Request, target: TaskTarget, requestId: string, query?: URLSearchParams): Promise<Outcome> {
+  const route = routeOf(target);
+  const csrf = crossSiteStateChange(request);
+  if (csrf !== null) {
+    audit("proxy.csrf_refused", { reason: csrf, route, status: 403 }, "warning");
+    return { response: errorResponse(403, "Cross-site request refused", "csrf"), reason: "csrf", sub: null };
+  }
 
   let session: Awaited<ReturnType<typeof auth.api.getSession>>;
   try {
     session = await auth.api.getSession({ headers: request.headers });
   } catch (error) {
     console.error("proxy: session lookup failed:", reason(error));
-    return unavailable("Sign-in service unavailable", "auth_unavailable");
+    audit("proxy.auth_unavailable", { reason: "session_lookup_failed", route, status: 503 }, "warning");
+    return { response: unavailable("Sign-in service unavailable", "auth_unavailable"), reason: "auth_unavailable", sub: null };
   }
-  if (!session) return errorResponse(401, "Not authenticated", "not_authenticated");
+  if (!session) {
+    return { response: errorResponse(401, "Not authenticated", "not_authenticated"), reason: "not_authenticated", sub: null };
+  }
+  const sub = session.user.id;
 
   const path = upstreamPath(target);
-  if (path === null) return errorResponse(404, "Task not found", "not_found");
+  if (path === null) return { response: errorResponse(404, "Task not found", "not_found"), reason: "not_found", sub };
   const body = await readBody(request);
-  if (body === "too_large") return errorResponse(413, "Request body too large", "payload_too_large");
+  if (body === "too_large") {
+    return { response: errorResponse(413, "Request body too large", "payload_too_large"), reason: "payload_too_large", sub };
+  }
 
-  const incomingId = request.headers.get("x-request-id");
-  const requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
-  const userPrefix = `/api/${encodeURIComponent(session.user.id)}/tasks`;
+  const userPrefix = `/api/${encodeURIComponent(sub)}/tasks`;
   const search = query && query.size > 0 ? `?${query.toString()}` : "";
   const upstream: Upstream = {
     url: `${apiBaseURL()}${userPrefix}${path}${search}`,
@@ -159,27 +201,38 @@ export async function proxyTaskRequest(request: Request, target: TaskTarget, que
     body,
   };
   const sessionId = session.session.id;
+  const tokenUnavailable = (): Outcome => {
+    audit("proxy.auth_unavailable", { reason: "token_unavailable", sub, route, status: 503 }, "warning");
+    return { response: unavailable("Sign-in service unavailable", "auth_unavailable"), reason: "auth_unavailable", sub };
+  };
 
   let token = await tokenFor(sessionId, request.headers);
-  if (token === null) return unavailable("Sign-in service unavailable", "auth_unavailable");
+  if (token === null) return tokenUnavailable();
   let response = await send(upstream, token);
-  if (response?.status === 401) {
+  if (response instanceof Response && response.status === 401) {
     // The cached token may predate a key rotation or a secret change: one fresh token, one retry.
     await response.body?.cancel();
     forgetToken(sessionId);
     token = await tokenFor(sessionId, request.headers);
-    if (token === null) return unavailable("Sign-in service unavailable", "auth_unavailable");
+    if (token === null) return tokenUnavailable();
     response = await send(upstream, token);
   }
-  if (response === null) return unavailable("Task service unavailable", "service_unavailable");
+  if (!(response instanceof Response)) {
+    audit("proxy.upstream_unavailable", { reason: response, sub, route, status: 503 }, "warning");
+    return { response: unavailable("Task service unavailable", "service_unavailable"), reason: "upstream_unavailable", sub };
+  }
 
   if (response.status >= 300 && response.status < 400) {
     await response.body?.cancel();
-    return errorResponse(502, "Unexpected response from the task service", "bad_gateway");
+    return { response: errorResponse(502, "Unexpected response from the task service", "bad_gateway"), reason: "bad_gateway", sub };
   }
   const bodyless = response.status === 204 || response.status === 304 || request.method === "HEAD";
-  return new Response(bodyless ? null : response.body, {
-    status: response.status,
-    headers: responseHeaders(response, userPrefix, requestId),
-  });
+  return {
+    response: new Response(bodyless ? null : response.body, {
+      status: response.status,
+      headers: responseHeaders(response, userPrefix, requestId),
+    }),
+    reason: "forwarded",
+    sub,
+  };
 }
