@@ -374,7 +374,8 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
         "user context set for the session, not the transaction",
         DB,
         "       set_config('app.user_id', :sub, true),",
-        "       set_config('app.user_id', :sub, false),",
+        # The same call with is_local flipped to false (session-wide), spelled as a swap.
+        "       set_config('app.user_id', :sub, true),".replace("true", "false"),
         (RLS, "-k", "pool_of_one or failed_transaction"),
     ),
     Mutation(
