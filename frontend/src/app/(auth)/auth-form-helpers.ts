@@ -58,3 +58,23 @@ export function authErrorMessage(error: AuthError, retryAfter: string | null): s
   if (error.status === 0) return "Could not reach the server. Check your connection and try again.";
   return "Something went wrong. Please try again.";
 }
+
+type OnError = (context: { response: Response }) => void;
+
+/**
+ * Runs a Better Auth client call; the message to show when it failed, or null.
+ * Better Auth sends its rate-limit wait in X-Retry-After, read here for the message.
+ */
+export async function authFailure(
+  call: (options: { onError: OnError }) => Promise<{ error: AuthError | null }>,
+): Promise<string | null> {
+  let retryAfter: string | null = null;
+  try {
+    const { error } = await call({
+      onError: ({ response }) => void (retryAfter = response.headers.get("X-Retry-After")),
+    });
+    return error ? authErrorMessage(error, retryAfter) : null;
+  } catch {
+    return authErrorMessage({ status: 0 }, null);
+  }
+}

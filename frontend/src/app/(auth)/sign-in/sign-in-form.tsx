@@ -8,7 +8,7 @@ import { SubmitButton } from "@/components/submit-button";
 import { TextField } from "@/components/text-field";
 import { authClient } from "@/lib/auth-client";
 
-import { authErrorMessage, compact, emailError, focusFirstInvalid, type FieldErrors } from "../auth-form-helpers";
+import { authFailure, compact, emailError, focusFirstInvalid, type FieldErrors } from "../auth-form-helpers";
 
 type Field = "email" | "password";
 
@@ -36,19 +36,9 @@ export function SignInForm({ next }: { next: string | null }) {
     }
 
     setPending(true);
-    let retryAfter: string | null = null;
-    try {
-      const { error } = await authClient.signIn.email(
-        { email, password },
-        { onError: ({ response }) => void (retryAfter = response.headers.get("X-Retry-After")) },
-      );
-      if (error) {
-        setFormError(authErrorMessage(error, retryAfter));
-        setPending(false);
-        return;
-      }
-    } catch {
-      setFormError(authErrorMessage({ status: 0 }, null));
+    const failure = await authFailure((options) => authClient.signIn.email({ email, password }, options));
+    if (failure) {
+      setFormError(failure);
       setPending(false);
       return;
     }

@@ -11,7 +11,7 @@ import { authClient } from "@/lib/auth-client";
 import {
   MAX_PASSWORD,
   MIN_PASSWORD,
-  authErrorMessage,
+  authFailure,
   compact,
   emailError,
   focusFirstInvalid,
@@ -54,19 +54,9 @@ export function SignUpForm({ next }: { next: string | null }) {
     }
 
     setPending(true);
-    let retryAfter: string | null = null;
-    try {
-      const { error } = await authClient.signUp.email(
-        { name, email, password },
-        { onError: ({ response }) => void (retryAfter = response.headers.get("X-Retry-After")) },
-      );
-      if (error) {
-        setFormError(authErrorMessage(error, retryAfter));
-        setPending(false);
-        return;
-      }
-    } catch {
-      setFormError(authErrorMessage({ status: 0 }, null));
+    const failure = await authFailure((options) => authClient.signUp.email({ name, email, password }, options));
+    if (failure) {
+      setFormError(failure);
       setPending(false);
       return;
     }
