@@ -4,6 +4,9 @@
 #   make dev    the whole app with hot reload
 #   make test   every test suite, as CI runs it
 #   make bench  the benchmarks
+#   make fuzz   Schemathesis over the API with a long budget
+#   make mutation  switch each security check off; its tests must fail
+#   make openapi   regenerate the API schema and the TypeScript client
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
