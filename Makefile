@@ -12,7 +12,8 @@ SHELL := /bin/bash
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# Where `pip install --user` puts uv when the machine has none.
+export PATH := $(HOME)/.local/bin:$(PATH)
 BACKEND := uv run --project backend --frozen
 STACK := $(BACKEND) python -m tandem_stack
 
