@@ -18,8 +18,7 @@ from bench.context import (
     Benchmark,
     Context,
     fill_ratio,
-    record_latency,
-    record_throughput,
+    record_runs,
     socket_error_note,
 )
 from bench.load import LoadResult, Request, in_round_order, run_wrk, warm_up
@@ -100,9 +99,7 @@ def run(ctx: Context) -> BenchResult:
             ctx.progress.step(f"auth overhead: {label} done")
         ed25519_us.append(bare_ed25519_us(stack.key, token, verify_calls))
 
-    rates = {label: record_throughput(result, label, r) for label, r in runs.items()}
-    for label, r in runs.items():
-        record_latency(result, label, r, "p50")
+    rates = record_runs(result, runs, percentiles=("p50",))
     verify_series = result.add_series("bare Ed25519 verify", "µs", "Ed25519 (µs per verify)")
     verify_series.values.extend(ed25519_us)
     health_rates = rates[HEALTH].values

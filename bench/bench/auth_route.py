@@ -19,8 +19,7 @@ from bench.context import (
     Benchmark,
     Context,
     fill_ratio,
-    record_latency,
-    record_throughput,
+    record_runs,
     socket_error_note,
 )
 from bench.load import Contender, Request, alternate, steps
@@ -75,10 +74,7 @@ def run(ctx: Context) -> BenchResult:
             for label, api in ((SHIPPED, shipped), (CONTROL, control), (REPLACED, replaced))
         ]
         runs = alternate(contenders, budget=budget, progress=ctx.progress, name="auth on route")
-    rates = {label: record_throughput(result, label, r) for label, r in runs.items()}
-    for percentile in ("p50", "p99"):
-        for label, r in runs.items():
-            record_latency(result, label, r, percentile)
+    rates = record_runs(result, runs)
     fill_ratio(
         result.add_ratio("real ÷ replaced verifier, both overridden", target=Target(">=", 0.9)),
         rates[CONTROL].values,

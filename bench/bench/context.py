@@ -3,7 +3,7 @@ into the report's series."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,19 @@ def record_latency(
     series = result.add_series(label, "ms", group or f"Latency {percentile}")
     series.values.extend(getattr(run, f"{percentile}_ms") for run in runs)
     return series
+
+
+def record_runs(
+    result: BenchResult,
+    runs: Mapping[str, Sequence[LoadResult]],
+    percentiles: Sequence[str] = ("p50", "p99"),
+) -> dict[str, Series]:
+    """Every contender's throughput, then its latency at each percentile; the throughputs."""
+    rates = {label: record_throughput(result, label, r) for label, r in runs.items()}
+    for percentile in percentiles:
+        for label, r in runs.items():
+            record_latency(result, label, r, percentile)
+    return rates
 
 
 def fill_ratio(ratio: Ratio, numerators: Sequence[float], denominators: Sequence[float]) -> Ratio:

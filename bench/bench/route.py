@@ -10,8 +10,7 @@ from bench.context import (
     Benchmark,
     Context,
     fill_ratio,
-    record_latency,
-    record_throughput,
+    record_runs,
     socket_error_note,
 )
 from bench.load import Contender, Request, alternate, steps
@@ -55,10 +54,7 @@ def run(ctx: Context) -> BenchResult:
         for method, request in (("GET", get), ("POST", post))
     ]
     runs = alternate(contenders, budget=budget, progress=ctx.progress, name="route")
-    rates = {label: record_throughput(result, label, r) for label, r in runs.items()}
-    for percentile in ("p50", "p99"):
-        for label, r in runs.items():
-            record_latency(result, label, r, percentile)
+    rates = record_runs(result, runs)
     low, middle, high = budget.connections
     fill_ratio(
         result.add_ratio(f"POST ÷ GET throughput, c={middle}"),

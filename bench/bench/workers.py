@@ -9,8 +9,7 @@ from bench.context import (
     Benchmark,
     Context,
     fill_ratio,
-    record_latency,
-    record_throughput,
+    record_runs,
     socket_error_note,
 )
 from bench.load import Contender, Request, alternate, steps
@@ -42,10 +41,7 @@ def run(ctx: Context) -> BenchResult:
             Contender(TWO, Request(two.url + path, headers=bearer), connections),
         ]
         runs = alternate(contenders, budget=budget, progress=ctx.progress, name="workers")
-    rates = {label: record_throughput(result, label, r) for label, r in runs.items()}
-    for percentile in ("p50", "p99"):
-        for label, r in runs.items():
-            record_latency(result, label, r, percentile)
+    rates = record_runs(result, runs)
     fill_ratio(
         result.add_ratio("2 workers ÷ 1 worker throughput"),
         rates[TWO].values,
