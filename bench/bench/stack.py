@@ -1,17 +1,19 @@
 """The stack under test, started on first use and stopped when the run ends.
 
 PostgreSQL is a throwaway cluster (tandem_stack.throwaway). The API runs exactly as
-`make api` runs it (uvicorn, the back end's own locked environment), with the rate
-limits raised and its JWKS pointed at the benchmark's key.
+`make api` runs it (the same uvicorn arguments, the back end's own locked environment),
+with the rate limits raised and its JWKS pointed at the benchmark's key.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from tandem_stack.api import uvicorn_args
 from tandem_stack.throwaway import throwaway_postgres
 
 from bench.budget import Budget
@@ -115,15 +117,24 @@ class BenchStack:
         issuer: str = ISSUER,
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
+        server_args: Sequence[str] = (),
+        command: Callable[[int], list[str]] | None = None,
     ) -> Api:
-        """An API process (not started): use its `server` as a context manager."""
+        """An API process (not started): use its `server` as a context manager.
+
+        It is served as `make api` serves it, with `workers`, `app_dir` and `server_args`
+        added; or by `command`, given the port (another server under comparison).
+        """
         port = port or free_port()
-        argv = ["uv", "run", "--project", str(self.backend), "--frozen"]
-        argv += ["uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port)]
-        if workers != 1:
-            argv += ["--workers", str(workers)]
-        if app_dir is not None:
-            argv += ["--app-dir", str(app_dir)]
+        if command is not None:
+            argv = command(port)
+        else:
+            argv = ["uv", "run", "--project", str(self.backend), "--frozen"]
+            argv += uvicorn_args(port, app=app) + list(server_args)
+            if workers != 1:
+                argv += ["--workers", str(workers)]
+            if app_dir is not None:
+                argv += ["--app-dir", str(app_dir)]
         env = clean_env(
             DATABASE_URL=self.cluster.owner_url(database),
             JWKS_URL=jwks_url or self.jwks_url,

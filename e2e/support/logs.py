@@ -21,7 +21,9 @@ def audit_events(child: str) -> list[Event]:
     path = audit_file(child)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    text = path.read_text(encoding="utf-8")
+    complete = text[: text.rfind("\n") + 1]  # the API writes in batches: skip a line in progress
+    return [json.loads(line) for line in complete.splitlines() if line]
 
 
 def output_events(child: str) -> list[Event]:

@@ -15,6 +15,18 @@ APP = "tandem.main:create_app"
 log = logging.getLogger(__name__)
 
 
+def uvicorn_args(port: int, *, app: str = APP) -> list[str]:
+    """How the API is served: by the runner, and by the benchmarks, which measure it as run."""
+    return [
+        "uvicorn", app, "--factory", "--host", LOCALHOST, "--port", str(port),
+        # On SIGTERM, in-flight requests get this long to finish before the pool closes.
+        "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
+        # Our JSON logs record every authentication result; uvicorn's access log would
+        # add an unstructured line per request.
+        "--no-access-log",
+    ]  # fmt: skip
+
+
 def start_api(
     config: StackConfig, supervisor: Supervisor, *, env: Mapping[str, str], reload: bool
 ) -> bool:
@@ -26,14 +38,7 @@ def start_api(
     if port_in_use(config.api_port):
         # Otherwise another server on the port could answer the readiness probe.
         raise ConfigError(f"port {config.api_port} is already in use; set API_PORT to a free port")
-    argv = config.paths.backend_command(
-        "uvicorn", APP, "--factory", "--host", LOCALHOST, "--port", str(config.api_port),
-        # On SIGTERM, in-flight requests get this long to finish before the pool closes.
-        "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
-        # Our JSON logs record every authentication result; uvicorn's access log would
-        # add an unstructured line per request.
-        "--no-access-log",
-    )  # fmt: skip
+    argv = config.paths.backend_command(*uvicorn_args(config.api_port))
     if reload:
         argv += ["--reload", "--reload-dir", str(backend / "src")]
     child = supervisor.spawn("api", argv, cwd=config.paths.root, env=env)

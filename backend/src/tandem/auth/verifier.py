@@ -145,6 +145,8 @@ def _optional_str(value: object) -> str | None:
     """
     if not isinstance(value, str):
         return None
+    if value.isascii():
+        return value  # no surrogates in ASCII: skip the trial encoding
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
