@@ -25,7 +25,17 @@ from types import FrameType
 
 from tandem_stack.paths import find_root
 
-from bench import auth_overhead, auth_route, proxy, route, scale, verify, workers
+from bench import (
+    auth_overhead,
+    auth_route,
+    proxy,
+    rate_limit,
+    route,
+    scale,
+    server_stack,
+    verify,
+    workers,
+)
 from bench.budget import FULL, SMOKE, Budget
 from bench.context import Benchmark, Context
 from bench.load import wrk_path
@@ -37,9 +47,11 @@ from bench.stack import SETUP_STEPS, BenchStack
 BENCHMARKS: tuple[Benchmark, ...] = (
     verify.BENCHMARK,
     auth_overhead.BENCHMARK,
+    rate_limit.BENCHMARK,
     auth_route.BENCHMARK,
     route.BENCHMARK,
     workers.BENCHMARK,
+    server_stack.BENCHMARK,
     scale.BENCHMARK,
     proxy.BENCHMARK,
 )

@@ -3,8 +3,9 @@
 Every API request counts against its client address, before authentication,
 so a flood of invalid tokens is limited too. A verified request also counts
 against its user (``sub``), so one user cannot starve the others behind the
-same address (the web app's proxy). Counters live in memory by default, or
-in Redis when ``RATE_LIMIT_STORAGE_URL`` says so, to be shared by processes.
+same address (the web app's proxy). Counters live in memory by default
+(``window_counters``), or in Redis when ``RATE_LIMIT_STORAGE_URL`` says so, to
+be shared by processes.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse_many
+from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tandem.errors import AppError, error_response
+from tandem.window_counters import WindowCounters
 
 audit = logging.getLogger("tandem.audit")
 
@@ -40,16 +44,25 @@ class RateLimited(AppError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+def _storage(url: str) -> Storage:
+    """Our constant-cost counters in memory (see ``window_counters``); ``limits`` for the rest."""
+    async_url = url if url.startswith("async+") else f"async+{url}"
+    if urlsplit(async_url).scheme == "async+memory":
+        return WindowCounters()
+    storage = storage_from_string(async_url)
+    assert isinstance(storage, Storage)  # an async+ scheme always makes an async storage
+    return storage
+
+
 class RateLimiter:
     """Checks one request against every configured limit for an identity."""
 
     def __init__(self, *, limits: str, storage_url: str) -> None:
         self._items: list[RateLimitItem] = parse_many(limits)
-        async_url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
         # Fixed windows: one counter per limit and identity, the cheapest check on the hot
         # path (about half the cost of a sliding window, measured). A client can burst up
         # to twice a limit across a window boundary, which these limits tolerate.
-        self._limiter = FixedWindowRateLimiter(storage_from_string(async_url))
+        self._limiter = FixedWindowRateLimiter(_storage(storage_url))
 
     async def check_address(self, address: str) -> None:
         await self._check("address", address)
