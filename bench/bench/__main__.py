@@ -28,6 +28,7 @@ from tandem_stack.paths import find_root
 from bench import (
     auth_overhead,
     auth_route,
+    log_event,
     proxy,
     rate_limit,
     route,
@@ -48,6 +49,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     verify.BENCHMARK,
     auth_overhead.BENCHMARK,
     rate_limit.BENCHMARK,
+    log_event.BENCHMARK,
     auth_route.BENCHMARK,
     route.BENCHMARK,
     workers.BENCHMARK,

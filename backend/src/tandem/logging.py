@@ -46,10 +46,10 @@ class JsonFormatter(logging.Formatter):
         event.update({k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS})
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
-        return _json_line(event)
+        return json_line(event)
 
 
-def _json_line(event: Mapping[str, object]) -> str:
+def json_line(event: Mapping[str, object]) -> str:
     """The event as one line of ASCII JSON.
 
     ASCII, so that a reader splitting on Unicode line breaks (U+2028, NEL) sees
@@ -72,7 +72,7 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
-class _InPlaceQueueHandler(logging.handlers.QueueHandler):
+class InPlaceQueueHandler(logging.handlers.QueueHandler):
     """Merges the message into the record itself instead of into a copy.
 
     The standard ``prepare`` formats and copies every record so that other
@@ -195,6 +195,15 @@ class _NoQueryString(logging.Filter):
         return True
 
 
+def lean_log_records() -> None:
+    """Records skip collecting what the JSON lines never carry (the logging HOWTO,
+    "Optimization"): no stack walk to find the caller, no thread or process lookups."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
 def configure_logging(*, audit_log: Path | None = None, level: int = logging.INFO) -> None:
     """Route every logger (uvicorn's too) through one queue to JSON on stdout.
 
@@ -205,15 +214,9 @@ def configure_logging(*, audit_log: Path | None = None, level: int = logging.INF
     global _listener
     if _listener is not None:
         return
-    # The JSON lines carry none of these, so records skip collecting them (the
-    # logging HOWTO, "Optimization"): no stack walk to find the caller, no
-    # thread or process lookups.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
+    lean_log_records()
     log_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    queue_handler = _InPlaceQueueHandler(log_queue)
+    queue_handler = InPlaceQueueHandler(log_queue)
     queue_handler.addFilter(_RequestIdFilter())
     formatter = JsonFormatter()
     handlers: list[logging.Handler] = [LineWriter(sys.stdout)]
