@@ -12,6 +12,7 @@ from support.http import (
     SESSION_COOKIE,
     bearer,
     client,
+    distinct_address,
     jwt_claims,
     jwt_for,
     jwt_header,
@@ -161,6 +162,37 @@ def test_jwt_stops_working_when_its_session_signs_out(carol: SignedIn, app: Pair
         assert stale.get("/api/tasks", headers=same_origin(app)).status_code == 401
     # Other sessions of the same person are untouched.
     assert carol.web.get("/api/auth/token").status_code == 200
+
+
+def test_a_signed_out_session_is_refused_by_every_proxy_that_cached_it(
+    stack: Stack, app: Pair, carol: SignedIn
+) -> None:
+    """Each Next.js server caches its proxy's session lookups (session-cache.ts). Sign-out drops
+    the entry on the server that signed out; on any other server, the API refuses the cached
+    session's token (its `sid` is gone) and that proxy asks Better Auth again. Either way the
+    old cookie is refused at once."""
+    replica = stack.start_web("web-replica", like=app, env={})
+    try:
+        with (
+            client(app.web_url, forwarded_for=distinct_address()) as web,
+            client(replica) as elsewhere,
+        ):
+            sign_in(web, app, carol.user)  # a session of its own, so carol's stays signed in
+            cookie = web.cookies[SESSION_COOKIE]
+            elsewhere.cookies.set(SESSION_COOKIE, cookie)
+            for proxy in (web, elsewhere):
+                assert proxy.get("/api/tasks", headers=same_origin(app)).status_code == 200
+            sign_out(web, app)
+
+        for url in (app.web_url, replica):
+            with client(url) as stale:
+                stale.cookies.set(SESSION_COOKIE, cookie)
+                refused = stale.get("/api/tasks", headers=same_origin(app))
+                assert refused.status_code == 401, (url, refused.text)
+                assert refused.json()["code"] == "not_authenticated"
+    finally:
+        stack.stop("web-replica")
+    assert carol.web.get("/api/tasks", headers=same_origin(app)).status_code == 200
 
 
 def test_hs256_mode_end_to_end(stack: Stack, app: Pair, carol: SignedIn) -> None:

@@ -18,6 +18,7 @@ import {
   jwtSharedSecret,
   trustedOrigins,
 } from "@/lib/server/config";
+import { forgetSession } from "@/lib/server/session-cache";
 import { forgetToken } from "@/lib/server/token-cache";
 
 const DAY_SECONDS = 24 * 60 * 60;
@@ -141,6 +142,7 @@ export const authOptions = {
         // Fires for sign-out and for every other way a session row is deleted (revocation too).
         after: async (session, context) => {
           forgetToken(session.id);
+          forgetSession(session.token);
           auditSessionEnded(session, context?.path);
         },
       },

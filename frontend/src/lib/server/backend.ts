@@ -1,8 +1,11 @@
+import { parseCookies } from "better-auth/cookies";
+
 import { auth } from "@/lib/auth";
 import { audit, logEvent, requestIdFrom, withRequestId } from "@/lib/server/audit";
 import { apiBaseURL } from "@/lib/server/config";
 import { errorResponse } from "@/lib/server/responses";
 import { crossSiteStateChange } from "@/lib/server/same-origin";
+import { cachedSession, forgetSession, rememberSession, type ProxySession } from "@/lib/server/session-cache";
 import { cachedToken, forgetToken } from "@/lib/server/token-cache";
 
 const UPSTREAM_TIMEOUT_MS = 15_000;
@@ -104,6 +107,31 @@ function responseHeaders(upstream: Response, userPrefix: string, requestId: stri
   return headers;
 }
 
+/** The signed session cookie, under the name Better Auth itself reads it. */
+async function sessionCookie(headers: Headers): Promise<string | null> {
+  const header = headers.get("cookie");
+  if (header === null) return null;
+  const { authCookies } = await auth.$context;
+  return parseCookies(header).get(authCookies.sessionToken.name) ?? null;
+}
+
+/** Better Auth's own lookup (a database round trip), remembered for the cookie; "failed" when it threw. */
+async function lookUpSession(headers: Headers, cookie: string | null): Promise<ProxySession | null | "failed"> {
+  try {
+    const found = await auth.api.getSession({ headers });
+    if (!found) return null;
+    const session = { sub: found.user.id, sessionId: found.session.id, sessionToken: found.session.token };
+    if (cookie !== null) {
+      const { secret } = await auth.$context;
+      rememberSession(cookie, { ...session, expiresAt: found.session.expiresAt }, secret);
+    }
+    return session;
+  } catch (error) {
+    console.error("proxy: session lookup failed:", reason(error));
+    return "failed";
+  }
+}
+
 /** A JWT for the session, from the per-session cache; null when Better Auth cannot issue one. */
 async function tokenFor(sessionId: string, headers: Headers): Promise<string | null> {
   try {
@@ -172,18 +200,17 @@ async function forward(request: Request, target: TaskTarget, requestId: string, 
     return { response: errorResponse(403, "Cross-site request refused", "csrf"), reason: "csrf", sub: null };
   }
 
-  let session: Awaited<ReturnType<typeof auth.api.getSession>>;
-  try {
-    session = await auth.api.getSession({ headers: request.headers });
-  } catch (error) {
-    console.error("proxy: session lookup failed:", reason(error));
+  const noSession = (result: null | "failed"): Outcome => {
+    if (result === null) {
+      return { response: errorResponse(401, "Not authenticated", "not_authenticated"), reason: "not_authenticated", sub: null };
+    }
     audit("proxy.auth_unavailable", { reason: "session_lookup_failed", route, status: 503 }, "warning");
     return { response: unavailable("Sign-in service unavailable", "auth_unavailable"), reason: "auth_unavailable", sub: null };
-  }
-  if (!session) {
-    return { response: errorResponse(401, "Not authenticated", "not_authenticated"), reason: "not_authenticated", sub: null };
-  }
-  const sub = session.user.id;
+  };
+  const cookie = await sessionCookie(request.headers);
+  const session = (cookie === null ? null : cachedSession(cookie)) ?? (await lookUpSession(request.headers, cookie));
+  if (session === null || session === "failed") return noSession(session);
+  const { sub, sessionId } = session;
 
   const path = upstreamPath(target);
   if (path === null) return { response: errorResponse(404, "Task not found", "not_found"), reason: "not_found", sub };
@@ -200,7 +227,6 @@ async function forward(request: Request, target: TaskTarget, requestId: string, 
     headers: upstreamHeaders(request, target, requestId),
     body,
   };
-  const sessionId = session.session.id;
   const tokenUnavailable = (): Outcome => {
     audit("proxy.auth_unavailable", { reason: "token_unavailable", sub, route, status: 503 }, "warning");
     return { response: unavailable("Sign-in service unavailable", "auth_unavailable"), reason: "auth_unavailable", sub };
@@ -210,9 +236,13 @@ async function forward(request: Request, target: TaskTarget, requestId: string, 
   if (token === null) return tokenUnavailable();
   let response = await send(upstream, token);
   if (response instanceof Response && response.status === 401) {
-    // The cached token may predate a key rotation or a secret change: one fresh token, one retry.
+    // The cached token may predate a key rotation or a secret change, and the session may have
+    // ended since it was cached: forget both, ask Better Auth again, and retry once.
     await response.body?.cancel();
     forgetToken(sessionId);
+    forgetSession(session.sessionToken);
+    const current = await lookUpSession(request.headers, cookie);
+    if (current === null || current === "failed") return noSession(current);
     token = await tokenFor(sessionId, request.headers);
     if (token === null) return tokenUnavailable();
     response = await send(upstream, token);

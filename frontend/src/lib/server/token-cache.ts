@@ -6,6 +6,7 @@
  * Next.js server process (and Better Auth's sign-out hook) shares one instance.
  */
 
+import { makeRoom } from "@/lib/server/bounded-map";
 import { jwtLifetimeSeconds } from "@/lib/server/config";
 
 const MAX_ENTRIES = 10_000;
@@ -55,16 +56,7 @@ function remember(sessionId: string, token: string): void {
   if (refreshAt <= now) return;
   const { entries } = store();
   entries.delete(sessionId);
-  if (entries.size >= MAX_ENTRIES) {
-    for (const [key, entry] of entries) {
-      if (entry.refreshAt <= now) entries.delete(key);
-    }
-    // Still full: evict the oldest insertions (Map keeps insertion order).
-    for (const key of entries.keys()) {
-      if (entries.size < MAX_ENTRIES) break;
-      entries.delete(key);
-    }
-  }
+  makeRoom(entries, MAX_ENTRIES, (entry) => entry.refreshAt <= now);
   entries.set(sessionId, { token, refreshAt });
 }
 
