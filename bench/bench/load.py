@@ -85,10 +85,12 @@ def run_wrk(
     return result
 
 
-def warm_up(request: Request, *, connections: int, seconds: int, cap: int | None = None) -> None:
-    """An unrecorded run. It may reach its cap, or complete nothing (many connections on a
-    busy machine); a response other than 2xx still fails."""
-    _run(request, connections=connections, seconds=seconds, cap=cap, warmup=True)
+def warm_up(request: Request, *, connections: int, seconds: int, cap: int | None = None) -> int:
+    """An unrecorded run; returns how many responses came back. It may reach its cap, or
+    complete nothing (many connections on a busy machine); a response other than 2xx
+    still fails. wrk runs for the whole of `seconds` even once the cap stops its thread."""
+    result = _run(request, connections=connections, seconds=seconds, cap=cap, warmup=True)
+    return 0 if result is None else result.requests
 
 
 def _run(
