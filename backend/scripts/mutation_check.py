@@ -108,8 +108,8 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "segments not required to be base64url",
         SHAPE,
-        "if len(segments) != 3 or not all(_SEGMENT.fullmatch(s) for s in segments):",
-        "if len(segments) != 3:",
+        "    if not _COMPACT_JWS.fullmatch(token):",
+        '    if token.count(".") != 2:',
         (TRANSPORT, "-k", "not_compact_base64url"),
     ),
     Mutation(
