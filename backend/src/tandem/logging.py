@@ -15,6 +15,7 @@ no copy of the record), and the listener encodes with orjson
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -57,12 +58,10 @@ def json_line(event: Mapping[str, object]) -> str:
     than ``json``; the rare line that is not ASCII, or that orjson cannot encode
     (an integer beyond 64 bits), is encoded again by ``json`` with escapes.
     """
-    try:
+    with contextlib.suppress(orjson.JSONEncodeError):
         line = orjson.dumps(event, default=str)
-    except orjson.JSONEncodeError:
-        line = b"\xff"  # not ASCII: take the json path below
-    if line.isascii():
-        return line.decode("ascii")
+        if line.isascii():
+            return line.decode("ascii")
     return json.dumps(event, default=str, ensure_ascii=True)
 
 
