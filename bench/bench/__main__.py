@@ -28,6 +28,7 @@ from tandem_stack.paths import find_root
 from bench import (
     auth_overhead,
     auth_route,
+    driver,
     log_event,
     proxy,
     rate_limit,
@@ -52,6 +53,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     log_event.BENCHMARK,
     auth_route.BENCHMARK,
     route.BENCHMARK,
+    driver.BENCHMARK,
     workers.BENCHMARK,
     server_stack.BENCHMARK,
     scale.BENCHMARK,

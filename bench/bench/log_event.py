@@ -14,7 +14,7 @@ import logging
 import logging.handlers
 import queue
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from tandem.logging import InPlaceQueueHandler, json_line, lean_log_records
@@ -76,14 +76,14 @@ def _request_side_us(handler: logging.Handler, *, lean: bool, events: int) -> fl
         return (time.perf_counter() - start) / events * 1e6
 
 
-def _writer_side_us(encode: Callable[[dict[str, object]], str], events: int) -> float:
+def _writer_side_us(encode: Callable[[Mapping[str, object]], str], events: int) -> float:
     start = time.perf_counter()
     for _ in range(events):
         encode(LINE)
     return (time.perf_counter() - start) / events * 1e6
 
 
-def _stdlib_json(event: dict[str, object]) -> str:
+def _stdlib_json(event: Mapping[str, object]) -> str:
     return json.dumps(event, default=str, ensure_ascii=True)
 
 

@@ -7,7 +7,6 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from tandem.deps import LivePrincipal, database
 from tandem.errors import COMMON_ERROR_RESPONSES, RETRY_AFTER_SECONDS
@@ -47,8 +46,7 @@ async def ready(request: Request) -> JSONResponse:
 async def _database_reachable(request: Request) -> bool:
     try:
         async with asyncio.timeout(_READY_TIMEOUT_SECONDS):
-            async with database(request).engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await database(request).ping()
     except Exception:  # any failure means "not ready"; /ready must never 500
         return False
     return True

@@ -194,6 +194,60 @@ async def test_a_task_acknowledged_with_201_survives_a_crash(
     assert (row["user_id"], row["title"]) == (carol.id, "durable")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "tasks", 200),
+        ("POST", "tasks", 201),
+        ("GET", "/api/me", 200),
+        ("GET", "/ready", 200),
+    ],
+)
+async def test_connections_that_died_in_the_pool_are_replaced_without_failing_a_request(
+    database: MigratedDatabase,
+    superuser_engine: AsyncEngine,
+    jwks: JWKSServer,
+    alice: User,
+    method: str,
+    path: str,
+    expected: int,
+) -> None:
+    """The pool does not ping before each transaction; a dead connection is retried instead."""
+    others = await _api_connections(superuser_engine)  # the session's shared apps keep theirs
+    async with serving(_settings(database, jwks, db_pool_size=3)) as (app, http):
+        # Fill the pool: three requests at once hold three connections.
+        first = await asyncio.gather(
+            *(http.get(alice.tasks_url, headers=alice.headers) for _ in range(3))
+        )
+        assert [r.status_code for r in first] == [200, 200, 200]
+        ours = await _api_connections(superuser_engine) - others
+        assert len(ours) == app.state.database.engine.pool.checkedin() == 3
+        async with superuser_engine.connect() as connection:
+            for pid in ours:
+                assert await connection.scalar(
+                    text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}
+                )
+
+        url = alice.tasks_url if path == "tasks" else path
+        body = {"title": "after"} if method == "POST" else None
+        response = await http.request(method, url, headers=alice.headers, json=body)
+        assert response.status_code == expected, response.text
+        again = await http.get(alice.tasks_url, headers=alice.headers)
+        assert again.status_code == 200, again.text
+
+
+async def _api_connections(superuser_engine: AsyncEngine) -> set[int]:
+    """The server processes of every API pool's connection to this database."""
+    async with superuser_engine.connect() as connection:
+        pids = await connection.scalars(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE application_name = 'tandem-api' AND datname = current_database()"
+            )
+        )
+        return set(pids)
+
+
 async def test_an_exhausted_pool_answers_503_within_the_pool_timeout(
     database: MigratedDatabase, superuser_engine: AsyncEngine, jwks: JWKSServer, alice: User
 ) -> None:

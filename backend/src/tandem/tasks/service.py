@@ -10,7 +10,18 @@ import uuid
 from datetime import datetime
 from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tandem.errors import NotFound
@@ -64,11 +75,13 @@ async def list_tasks(
 async def create_task(
     session: AsyncSession, *, user_id: str, title: str, description: str | None
 ) -> TaskRow:
-    task = TaskRow(user_id=user_id, title=title, description=description)
-    session.add(task)
-    await session.flush()
-    await session.refresh(task)
-    return task
+    # One statement: RETURNING brings back the id and timestamps the database filled in.
+    inserted = await session.scalars(
+        insert(TaskRow)
+        .values(user_id=user_id, title=title, description=description)
+        .returning(TaskRow)
+    )
+    return inserted.one()
 
 
 def _owned(user_id: str, task_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
