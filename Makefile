@@ -76,6 +76,7 @@ lint:
 
 typecheck:
 	cd backend && uv run --frozen mypy src ../stack/src
+	cd bench && uv run --frozen mypy bench
 
 test-backend:
 	cd backend && uv run --frozen pytest

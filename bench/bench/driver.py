@@ -9,7 +9,8 @@ request at a time and 8 at a time:
   SQLAlchemy over asyncpg, as shipped; the same code over psycopg 3; and the same code
   with the two engine settings the API turned away from: the pool's pre-ping (three
   more round trips per transaction with asyncpg) and generic plans for prepared
-  statements (PostgreSQL's default `plan_cache_mode`);
+  statements (PostgreSQL's default `plan_cache_mode`), the latter also on the list
+  filtered to pending tasks;
 - each driver alone, without SQLAlchemy: asyncpg (BEGIN, context, query, COMMIT: four
   round trips, as SQLAlchemy sends them) and psycopg 3's pipeline mode, which sends the
   context statement and the query together and waits once (one round trip).
@@ -30,6 +31,7 @@ from tandem.auth import Principal
 from tandem.config import Settings
 from tandem.db import Database
 from tandem.tasks import service
+from tandem.tasks.schemas import TaskStatus
 
 from bench.budget import PAGE_SIZE, Budget
 from bench.context import Benchmark, Context, fill_ratio
@@ -41,6 +43,10 @@ SHIPPED = "SQLAlchemy + asyncpg (as shipped)"
 SA_PSYCOPG = "SQLAlchemy + psycopg 3"
 PRE_PING = "as shipped + pool pre-ping"
 GENERIC_PLANS = "as shipped + generic plans"
+# The same two on a filtered list (`?status=pending`), where a plan made for the average
+# user fits the probed user worst.
+SHIPPED_PENDING = "as shipped, pending tasks"
+GENERIC_PENDING = "generic plans, pending tasks"
 RAW_ASYNCPG = "asyncpg alone, 4 round trips"
 PIPELINE = "psycopg 3 pipeline, 1 round trip"
 
@@ -93,13 +99,15 @@ def _principal(who: Identity) -> Principal:
     )
 
 
-def _through_tandem(database: Database, principal: Principal) -> Request:
+def _through_tandem(
+    database: Database, principal: Principal, status: TaskStatus = "all"
+) -> Request:
     async def request() -> None:
         async with database.user_transaction(principal) as session:
             page, _next = await service.list_tasks(
                 session,
                 user_id=principal.sub,
-                status="all",
+                status=status,
                 q=None,
                 sort="-created_at",
                 limit=PAGE_SIZE,
@@ -193,6 +201,8 @@ async def _measure(
         )
     contenders = {
         **{name: _through_tandem(database, principal) for name, database in databases.items()},
+        SHIPPED_PENDING: _through_tandem(databases[SHIPPED], principal, "pending"),
+        GENERIC_PENDING: _through_tandem(databases[GENERIC_PLANS], principal, "pending"),
         RAW_ASYNCPG: _asyncpg_alone(pool, who),
         PIPELINE: _psycopg_pipeline(connections, who),
     }
@@ -222,6 +232,7 @@ _RATIOS = (
     ("under SQLAlchemy: psycopg 3 ÷ asyncpg", SA_PSYCOPG, SHIPPED),
     ("pool pre-ping ÷ none (as shipped)", PRE_PING, SHIPPED),
     ("generic plans ÷ custom plans (as shipped)", GENERIC_PLANS, SHIPPED),
+    ("generic plans ÷ custom plans, pending tasks", GENERIC_PENDING, SHIPPED_PENDING),
     ("driver alone: one round trip (psycopg 3) ÷ four (asyncpg)", PIPELINE, RAW_ASYNCPG),
     ("asyncpg alone ÷ through SQLAlchemy", RAW_ASYNCPG, SHIPPED),
 )
