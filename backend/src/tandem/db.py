@@ -10,6 +10,7 @@ local to the transaction, so it can neither be injected nor outlive it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -29,6 +30,7 @@ from tandem.config import Settings
 from tandem.db_url import async_driver_url
 
 APP_ROLE = "tandem_app"
+logger = logging.getLogger(__name__)
 _Params = dict[str, Any]
 
 # One round trip: become the app role, set the user, and check that the
@@ -145,6 +147,10 @@ async def _first_row(
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
+        logger.warning(
+            "a pooled database connection was dead; retrying on a new one",
+            extra={"event": "db.reconnected", "error": type(exc.orig).__name__},
+        )
         await session.rollback()
     return (await session.execute(statement, params)).one()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -230,10 +231,27 @@ async def test_connections_that_died_in_the_pool_are_replaced_without_failing_a_
 
         url = alice.tasks_url if path == "tasks" else path
         body = {"title": "after"} if method == "POST" else None
-        response = await http.request(method, url, headers=alice.headers, json=body)
+        with _recording("tandem.db") as records:
+            response = await http.request(method, url, headers=alice.headers, json=body)
         assert response.status_code == expected, response.text
+        # One retry, and operators can see it.
+        assert [getattr(r, "event", None) for r in records] == ["db.reconnected"]
         again = await http.get(alice.tasks_url, headers=alice.headers)
         assert again.status_code == 200, again.text
+
+
+@contextlib.contextmanager
+def _recording(logger_name: str) -> Iterator[list[logging.LogRecord]]:
+    """The records ``logger_name`` emits inside the block."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
 
 
 async def _api_connections(superuser_engine: AsyncEngine) -> set[int]:
