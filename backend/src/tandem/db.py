@@ -67,10 +67,9 @@ class Database:
                 "server_settings": {
                     "application_name": "tandem-api",
                     # asyncpg prepares every statement, and after five runs PostgreSQL may
-                    # settle on one generic plan, made for the average user. For a user
-                    # with far more tasks than that, such a plan can read and sort all of
-                    # them for one page (a page query with a literal LIMIT: 4 ms instead
-                    # of 0.4 for 5,100 tasks). Planning every time costs tens of µs.
+                    # settle on one generic plan, made for the average user; for a user with
+                    # far more tasks it can cost several times a fresh plan (bench/README.md,
+                    # "plan cache"). Planning every time costs tens of µs.
                     "plan_cache_mode": "force_custom_plan",
                     "statement_timeout": str(settings.db_statement_timeout_ms),
                     "lock_timeout": str(settings.db_statement_timeout_ms // 2),
