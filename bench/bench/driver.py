@@ -29,7 +29,7 @@ import psycopg
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from tandem.auth import Principal
 from tandem.config import Settings
-from tandem.db import Database
+from tandem.db import PLAN_CACHE_MODE, Database
 from tandem.tasks import service
 from tandem.tasks.schemas import TaskStatus
 
@@ -50,6 +50,8 @@ GENERIC_PENDING = "generic plans, pending tasks"
 RAW_ASYNCPG = "asyncpg alone, 4 round trips"
 PIPELINE = "psycopg 3 pipeline, 1 round trip"
 
+# tandem/db.py's context statement in each driver's own parameter style (for a token
+# with a `sid`, as every benchmark token has).
 _CONTEXT = """
 SELECT set_config('role', 'tandem_app', true), set_config('app.user_id', {sub}, true),
        (SELECT "expiresAt" FROM session
@@ -61,8 +63,7 @@ WHERE user_id = {{sub}} ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1}
 """
 
 Request = Callable[[], Awaitable[None]]
-# As the API's own connections run (tandem/db.py): a fresh plan for every user.
-PLAN_CACHE_MODE = "force_custom_plan"
+# As the API's own connections run: a fresh plan for every user.
 _PSYCOPG_OPTIONS = f"-c plan_cache_mode={PLAN_CACHE_MODE}"
 
 

@@ -44,11 +44,13 @@ TANDEM_QUEUE = "Tandem queue handler"
 STDLIB_JSON = "json.dumps"
 TANDEM_JSON = "Tandem json_line (orjson)"
 _LOGGER = "bench.log_event"
+_REQUEST_SIDE = "Request side (µs per event)"
+_WRITER_SIDE = "Writer side (µs per line)"
 _GROUPS = {
-    STDLIB_QUEUE: "Request side (µs per event)",
-    TANDEM_QUEUE: "Request side (µs per event)",
-    STDLIB_JSON: "Writer side (µs per line)",
-    TANDEM_JSON: "Writer side (µs per line)",
+    STDLIB_QUEUE: _REQUEST_SIDE,
+    TANDEM_QUEUE: _REQUEST_SIDE,
+    STDLIB_JSON: _WRITER_SIDE,
+    TANDEM_JSON: _WRITER_SIDE,
 }
 
 
@@ -118,8 +120,7 @@ def run(ctx: Context) -> BenchResult:
             values[name].append(_writer_side_us(encode, events))
     logger.handlers.clear()
     for name, per_event in values.items():
-        group = "Request side (µs per event)" if "Queue" in name or "queue" in name else None
-        result.add_series(name, "µs", group or "Writer side (µs per line)").values.extend(per_event)
+        result.add_series(name, "µs", _GROUPS[name]).values.extend(per_event)
     fill_ratio(
         result.add_ratio("request side: Tandem ÷ stdlib"),
         values[TANDEM_QUEUE],

@@ -30,6 +30,12 @@ from tandem.config import Settings
 from tandem.db_url import async_driver_url
 
 APP_ROLE = "tandem_app"
+# asyncpg prepares every statement, and after five runs PostgreSQL may settle on one
+# generic plan, made for the average user; for a user with far more tasks it can cost
+# several times a fresh plan (bench/README.md, "plan cache"). Planning every time costs
+# tens of µs.
+PLAN_CACHE_MODE = "force_custom_plan"
+_PING = text("SELECT 1")
 logger = logging.getLogger(__name__)
 _Params = dict[str, Any]
 
@@ -66,11 +72,7 @@ class Database:
                 "timeout": settings.db_pool_timeout_seconds,
                 "server_settings": {
                     "application_name": "tandem-api",
-                    # asyncpg prepares every statement, and after five runs PostgreSQL may
-                    # settle on one generic plan, made for the average user; for a user with
-                    # far more tasks it can cost several times a fresh plan (bench/README.md,
-                    # "plan cache"). Planning every time costs tens of µs.
-                    "plan_cache_mode": "force_custom_plan",
+                    "plan_cache_mode": PLAN_CACHE_MODE,
                     "statement_timeout": str(settings.db_statement_timeout_ms),
                     "lock_timeout": str(settings.db_statement_timeout_ms // 2),
                     "idle_in_transaction_session_timeout": str(
@@ -110,7 +112,7 @@ class Database:
 
     async def ping(self) -> None:
         """Raise unless PostgreSQL answers, on a live connection from the pool."""
-        async with self._transaction(text("SELECT 1")):
+        async with self._transaction(_PING):
             pass
 
     def _user_context(self, principal: Principal) -> tuple[TextClause, _Params]:

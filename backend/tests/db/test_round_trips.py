@@ -9,42 +9,55 @@ their own; bench/README.md has the measurements behind keeping asyncpg.)
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from tests.conftest import User, make_settings
 from tests.support.apps import serving
 from tests.support.database import MigratedDatabase
 from tests.support.jwks_server import JWKSServer
-from tests.support.relay import counting_relay
+from tests.support.relay import CountingRelay, counting_relay
 from tests.tasks.helpers import create_task
 
 REQUESTS = 5
 BEGIN_CONTEXT_COMMIT = 3
 
 
-async def _round_trips_per_request(
-    database: MigratedDatabase, jwks: JWKSServer, user: User, method: str, path: str
-) -> float:
+@asynccontextmanager
+async def _serving_through_relay(
+    database: MigratedDatabase, jwks: JWKSServer
+) -> AsyncIterator[tuple[CountingRelay, FastAPI, httpx.AsyncClient]]:
+    """An app whose pool of one connection reaches PostgreSQL through a counting relay."""
     async with counting_relay(database.owner_url) as relay:
         settings = make_settings(
             database, jwks_url=jwks.url, database_url=relay.url, db_pool_size=1
         )
-        async with serving(settings) as (_app, http):
-            task = await create_task(http, user, title="counted")
-            url = path.format(tasks=user.tasks_url, task=f"{user.tasks_url}/{task['id']}")
+        async with serving(settings) as (app, http):
+            yield relay, app, http
 
-            async def call() -> httpx.Response:
-                body = {"title": "counted"} if method in ("POST", "PATCH") else None
-                return await http.request(method, url, headers=user.headers, json=body)
 
-            assert (await call()).status_code < 300  # connects and prepares its statements
-            relay.reset()
-            for _ in range(REQUESTS):
-                response = await call()
-                assert response.status_code < 300, response.text
-            return relay.writes_by("tandem-api") / REQUESTS
+async def _round_trips_per_request(
+    database: MigratedDatabase, jwks: JWKSServer, user: User, method: str, path: str
+) -> float:
+    async with _serving_through_relay(database, jwks) as (relay, _app, http):
+        task = await create_task(http, user, title="counted")
+        url = path.format(tasks=user.tasks_url, task=f"{user.tasks_url}/{task['id']}")
+
+        async def call() -> httpx.Response:
+            body = {"title": "counted"} if method in ("POST", "PATCH") else None
+            return await http.request(method, url, headers=user.headers, json=body)
+
+        assert (await call()).status_code < 300  # connects and prepares its statements
+        relay.reset()
+        for _ in range(REQUESTS):
+            response = await call()
+            assert response.status_code < 300, response.text
+        return relay.writes_by("tandem-api") / REQUESTS
 
 
 @pytest.mark.parametrize(
@@ -71,20 +84,16 @@ async def test_a_request_costs_its_own_statements_plus_begin_context_and_commit(
 async def test_api_me_checks_the_session_in_one_transaction_then_trusts_the_live_cache(
     database: MigratedDatabase, jwks: JWKSServer, alice: User, bob: User
 ) -> None:
-    async with counting_relay(database.owner_url) as relay:
-        settings = make_settings(
-            database, jwks_url=jwks.url, database_url=relay.url, db_pool_size=1
-        )
-        async with serving(settings) as (app, http):
-            await app.state.live_sessions.wait_listening()
-            # Bob's request prepares the context statement on the pool's one connection.
-            assert (await http.get("/api/me", headers=bob.headers)).status_code == 200
-            relay.reset()
+    async with _serving_through_relay(database, jwks) as (relay, app, http):
+        await app.state.live_sessions.wait_listening()
+        # Bob's request prepares the context statement on the pool's one connection.
+        assert (await http.get("/api/me", headers=bob.headers)).status_code == 200
+        relay.reset()
+        assert (await http.get("/api/me", headers=alice.headers)).status_code == 200
+        assert relay.writes_by("tandem-api") == BEGIN_CONTEXT_COMMIT
+        for _ in range(REQUESTS):
             assert (await http.get("/api/me", headers=alice.headers)).status_code == 200
-            assert relay.writes_by("tandem-api") == BEGIN_CONTEXT_COMMIT
-            for _ in range(REQUESTS):
-                assert (await http.get("/api/me", headers=alice.headers)).status_code == 200
-            assert relay.writes_by("tandem-api") == BEGIN_CONTEXT_COMMIT
+        assert relay.writes_by("tandem-api") == BEGIN_CONTEXT_COMMIT
 
 
 async def test_the_list_query_is_planned_for_each_user_not_once_for_all(

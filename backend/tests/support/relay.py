@@ -79,4 +79,3 @@ async def counting_relay(upstream_url: str) -> AsyncIterator[CountingRelay]:
     relay.url = make_url(upstream_url).set(port=port).render_as_string(hide_password=False)
     async with server:
         yield relay
-        server.close()
