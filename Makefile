@@ -7,6 +7,7 @@
 #   make fuzz   Schemathesis over the API with a long budget
 #   make mutation  switch each security check off; its tests must fail
 #   make openapi   regenerate the API schema and the TypeScript client
+#   make package   build tandem-auth's sdist and wheel into dist/
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -16,10 +17,11 @@ export UV_PYTHON := python3.11
 export PATH := $(HOME)/.local/bin:$(PATH)
 BACKEND := uv run --project backend --frozen
 STACK := $(BACKEND) python -m tandem_stack
+AUTH_PACKAGE := packages/tandem-auth
 
 .PHONY: help run api dev db test lint typecheck test-backend test-frontend test-e2e openapi \
         check-openapi bench deps deps-python deps-postgres deps-frontend deps-browser clean \
-        fuzz mutation deps-bench test-bench
+        fuzz mutation deps-bench test-bench package test-package test-wheel
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -43,6 +45,7 @@ deps: deps-python deps-postgres deps-frontend deps-browser deps-bench
 deps-python:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user "uv==0.13.9"
 	@cd backend && uv sync --frozen --quiet
+	@cd $(AUTH_PACKAGE) && uv sync --frozen --quiet
 	@cd e2e && uv sync --frozen --quiet
 	@cd bench && uv sync --frozen --quiet
 
@@ -69,14 +72,35 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 ## Tests ----------------------------------------------------------------------
 
-test: deps lint typecheck check-openapi test-backend test-frontend test-e2e test-bench
+test: deps lint typecheck check-openapi test-package test-wheel test-backend test-frontend \
+      test-e2e test-bench
 
 lint:
 	cd backend && uv run --frozen ruff check . ../stack ../e2e ../bench && uv run --frozen ruff format --check . ../stack ../e2e ../bench
+	cd $(AUTH_PACKAGE) && uv run --frozen ruff check . && uv run --frozen ruff format --check .
 
 typecheck:
 	cd backend && uv run --frozen mypy src ../stack/src
 	cd bench && uv run --frozen mypy bench
+	cd $(AUTH_PACKAGE) && uv run --frozen mypy
+
+# tandem-auth's own tests: no app, and a throwaway PostgreSQL only for revocation.
+test-package:
+	cd $(AUTH_PACKAGE) && uv run --frozen pytest
+
+# The wheel alone, as a user installs it: a fresh virtualenv with only the wheel, FastAPI
+# and uvicorn (at the versions the back end locks), running the README's quickstart.
+test-wheel: package
+	@venv=$$(mktemp -d) && trap 'rm -rf "$$venv"' EXIT && \
+	  uv export --project backend --frozen --no-hashes --no-emit-local --quiet > "$$venv/constraints.txt" && \
+	  uv venv --quiet "$$venv/env" && \
+	  uv pip install --quiet --python "$$venv/env/bin/python" -c "$$venv/constraints.txt" \
+	    dist/tandem_auth-*.whl fastapi uvicorn && \
+	  "$$venv/env/bin/python" $(AUTH_PACKAGE)/scripts/check_quickstart.py
+
+# tandem-auth's sdist and wheel, into dist/.
+package: deps-python
+	rm -rf dist && uv build --quiet $(AUTH_PACKAGE) --out-dir dist
 
 test-backend:
 	cd backend && uv run --frozen pytest

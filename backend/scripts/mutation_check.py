@@ -3,10 +3,11 @@
 Run from ``backend/``: ``uv run python scripts/mutation_check.py [NAME ...]``
 (``make mutation`` does). Each mutation replaces one exact snippet of the
 source with a version that skips the check. It is applied to a temporary
-copy of the back end, never to these files; the copy's tests run with this
-interpreter and ``PYTHONPATH=<copy>/src``, so the copy is what they import
-(checked before anything runs). A mutation is *killed* when at least one of
-its tests fails, and *survives* when they all pass. The script prints a table
+copy of the back end and of tandem-auth, never to these files; the copy's
+tests run with this interpreter and both copies' ``src`` on ``PYTHONPATH``,
+so the copy is what they import (checked before anything runs). A mutation
+is *killed* when at least one of its tests fails, and *survives* when they
+all pass. The script prints a table
 and exits 1 if any mutation survived or could not be applied.
 
 Checks left out on purpose are listed in ``REDUNDANT_BY_DESIGN`` with the
@@ -29,16 +30,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BACKEND = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+# Copied, relative to the repository root; the tests run from the back end's copy.
+COPIED = ("backend", "packages/tandem-auth")
 COPY_IGNORE = shutil.ignore_patterns(
     ".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"
 )
-SHAPE = "src/tandem/auth/token_shape.py"
-VERIFIER = "src/tandem/auth/verifier.py"
-JWKS = "src/tandem/auth/jwks.py"
-BEARER = "src/tandem/auth/dependencies.py"
-DB = "src/tandem/db.py"
-GUARD = "src/tandem/rls_guard.py"
+AUTH = "packages/tandem-auth/src/tandem_auth"
+SHAPE = f"{AUTH}/token_shape.py"
+VERIFIER = f"{AUTH}/verifier.py"
+JWKS = f"{AUTH}/jwks.py"
+BEARER = f"{AUTH}/fastapi.py"
+LIVE_SESSIONS = f"{AUTH}/postgres/live_sessions.py"
+SESSION_CHECK = f"{AUTH}/postgres/check.py"
+KEY_KINDS = f"{AUTH}/algorithms.py"
+APP = "backend/src/tandem"
+DB = f"{APP}/db.py"
+GUARD = f"{APP}/rls_guard.py"
 
 CLAIMS = "tests/auth/test_claims.py"
 HEADER = "tests/auth/test_header.py"
@@ -55,7 +63,7 @@ FUZZ = "tests/fuzz/test_schemathesis.py"
 @dataclass(frozen=True)
 class Mutation:
     name: str
-    path: str  # relative to backend/
+    path: str  # relative to the repository root
     original: str  # must occur exactly once in the file
     replacement: str
     tests: tuple[str, ...]  # pytest arguments: files, node ids, -k expressions
@@ -122,8 +130,8 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "NUL or BOM allowed in JSON text (UTF-16/32 guessing)",
         SHAPE,
-        'if "\\x00" in text or text.startswith("\\ufeff"):',
-        "if False:",
+        'if text is None or "\\x00" in text or text.startswith("\\ufeff"):',
+        "if text is None:",
         (TRANSPORT, "-k", "not_a_utf8_json_object or not_utf8"),
     ),
     Mutation(
@@ -137,8 +145,8 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "kid optional in EdDSA mode",
         VERIFIER,
-        'require_kid=self.settings.algorithm == "EdDSA",',
-        "require_kid=False,",
+        "self._require_kid = settings.algorithm != SHARED_SECRET_ALGORITHM",
+        "self._require_kid = False",
         (EXTRA_AUTH, "-k", "kid_is_required_by_the_verifier"),
     ),
     Mutation(
@@ -179,22 +187,23 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "sid pattern skipped",
         VERIFIER,
-        "if sid is not None and not (isinstance(sid, str) and _ID_PATTERN.fullmatch(sid)):",
-        "if False:",
+        "elif not (isinstance(sid, str) and _ID_PATTERN.fullmatch(sid)):",
+        "elif False:",
         (EXTRA_AUTH, "-k", "sid"),
     ),
     Mutation(
-        "strict_aud off (a list holding our audience passes)",
+        "tokens without sid accepted though sid is required",
         VERIFIER,
-        '"strict_aud": True',
-        '"strict_aud": False',
-        (CLAIMS, "-k", "wrong_audience"),
+        "            if self.settings.require_sid:\n"
+        '                raise InvalidToken("missing_sid")',
+        "            pass",
+        (CLAIMS, "-k", "without_sid_is_refused"),
     ),
     Mutation(
         "require removed (exp, iat, iss, aud, sub optional)",
         VERIFIER,
-        'self._decode_options: Any = {"require": _REQUIRED_CLAIMS, "strict_aud": True}',
-        'self._decode_options: Any = {"strict_aud": True}',
+        'self._decode_options: Any = {"require": _REQUIRED_CLAIMS}',
+        "self._decode_options: Any = {}",
         (CLAIMS, "-k", "missing_required_claim"),
     ),
     Mutation(
@@ -213,7 +222,7 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     ),
     Mutation(
         "verified tokens cached past exp",
-        "src/tandem/auth/token_cache.py",
+        f"{AUTH}/token_cache.py",
         "if principal.expires_at + self._leeway <= time.time():",
         "if False:",
         (CLAIMS, "-k", "cached_token"),
@@ -228,44 +237,44 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     # --- jwks.py: which keys are trusted, and how they are fetched ------------------------------
     Mutation(
         "JWK with a private d trusted",
-        JWKS,
-        '        or "d" in jwk  # a private key published by mistake is never trusted\n',
+        KEY_KINDS,
+        "        or any(private in jwk for private in _PRIVATE_MEMBERS)\n",
         "",
         (FORGERY, "-k", "not_ed25519_signing_keys"),
     ),
     Mutation(
         "JWK of another kty trusted",
-        JWKS,
-        'jwk.get("kty") != "OKP"',
+        KEY_KINDS,
+        'jwk.get("kty") != kind.kty',
         "False",
         (FORGERY, "-k", "not_ed25519_signing_keys"),
     ),
     Mutation(
         "JWK of another crv trusted",
-        JWKS,
-        'or jwk.get("crv") != "Ed25519"',
+        KEY_KINDS,
+        'or (kind.crv is not None and jwk.get("crv") != kind.crv)',
         "or False",
         (FORGERY, "-k", "not_ed25519_signing_keys"),
     ),
     Mutation(
         "JWK with use other than sig trusted",
-        JWKS,
+        KEY_KINDS,
         'or jwk.get("use", "sig") != "sig"',
         "or False",
         (FORGERY, "-k", "not_ed25519_signing_keys"),
     ),
     Mutation(
         "JWK with another alg trusted",
-        JWKS,
-        'or jwk.get("alg", "EdDSA") not in ("EdDSA", "Ed25519")',
+        KEY_KINDS,
+        'or jwk.get("alg", algorithm) not in kind.algs',
         "or False",
         (FORGERY, "-k", "not_ed25519_signing_keys"),
     ),
     Mutation(
         "JWK key_ops ignored",
-        JWKS,
-        'if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):',
-        "if False:",
+        KEY_KINDS,
+        'or not _allows_verify(jwk.get("key_ops"))',
+        "or False",
         (FORGERY, "-k", "not_ed25519_signing_keys"),
     ),
     Mutation(
@@ -321,8 +330,8 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "token in the query taken as missing",
         BEARER,
-        '            if "access_token" in request.query_params:\n'
-        '                raise InvalidToken("token_in_query")\n',
+        '        if "access_token" in request.query_params:\n'
+        '            raise InvalidToken("token_in_query")\n',
         "",
         (TRANSPORT, "-k", "only_in_the_query"),
     ),
@@ -336,8 +345,7 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "Authorization header length not capped",
         BEARER,
-        "        if len(header) > _MAX_HEADER_LENGTH:\n"
-        '            raise InvalidToken("too_long")\n',
+        '    if len(header) > _MAX_HEADER_LENGTH:\n        raise InvalidToken("too_long")\n',
         "",
         (EXTRA_AUTH, "-k", "authorization_header"),
     ),
@@ -352,6 +360,13 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "revocation skipped",
         DB,
+        "            if context.live_until is None:\n                raise RevokedSession()",
+        "            if False:\n                raise RevokedSession()",
+        (CLAIMS, "-k", "signed_out or deleted_user"),
+    ),
+    Mutation(
+        "revocation skipped where the live-session check answers (/api/me)",
+        SESSION_CHECK,
         "        if live_until is None:\n            raise RevokedSession()",
         "        if False:\n            raise RevokedSession()",
         (CLAIMS, "-k", "signed_out or deleted_user"),
@@ -387,7 +402,7 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     ),
     Mutation(
         "no RLS guard at startup",
-        "src/tandem/main.py",
+        f"{APP}/main.py",
         "                await check_row_level_security(session)",
         "                pass",
         (RLS_GUARD, "-k", "refuses"),
@@ -419,28 +434,28 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
 EXTRA: tuple[Mutation, ...] = (
     Mutation(
         "per-user responses cacheable",
-        "src/tandem/middleware.py",
+        f"{APP}/middleware.py",
         '                if per_user:\n                    headers["Cache-Control"] = "no-store"\n',
         "",
         ("tests/tasks/test_task_api.py", "-k", "not_cached"),
     ),
     Mutation(
         "hostile X-Request-ID adopted",
-        "src/tandem/middleware.py",
+        f"{APP}/middleware.py",
         "incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex",
         "incoming or uuid.uuid4().hex",
         (EXTRA_AUTH, "-k", "request_id"),
     ),
     Mutation(
         "streamed body not capped",
-        "src/tandem/middleware.py",
+        f"{APP}/middleware.py",
         "            if size > self.max_bytes:",
         "            if False:",
         ("tests/tasks/test_request_bodies.py", "-k", "chunked"),
     ),
     Mutation(
         "X-Forwarded-For believed from any peer",
-        "src/tandem/rate_limit.py",
+        f"{APP}/rate_limit.py",
         "if not trusted or not _is_trusted(peer, trusted):",
         "if not trusted:",
         ("tests/test_rate_limit.py", "-k", "untrusted or trusted_hops"),
@@ -455,7 +470,7 @@ EXTRA: tuple[Mutation, ...] = (
     ),
     Mutation(
         "delete answers 204 but keeps the row (fuzz only)",
-        "src/tandem/tasks/service.py",
+        f"{APP}/tasks/service.py",
         "        delete(TaskRow)\n"
         "        .where(*_owned(user_id, task_id), *_version_in(if_match))\n"
         "        .returning(TaskRow.id)\n",
@@ -464,7 +479,7 @@ EXTRA: tuple[Mutation, ...] = (
     ),
     Mutation(
         "cached live session served to another sub",
-        "src/tandem/live_sessions.py",
+        LIVE_SESSIONS,
         "            and entry.sub == sub\n",
         "",
         ("tests/test_live_sessions.py", "-k", "served_from_the_cache"),
@@ -492,16 +507,17 @@ class Outcome:
 
 
 def make_copy(destination: Path) -> Path:
-    copy = destination / "backend"
-    shutil.copytree(BACKEND, copy, ignore=COPY_IGNORE)
-    return copy
+    for part in COPIED:
+        shutil.copytree(ROOT / part, destination / part, ignore=COPY_IGNORE)
+    return destination
 
 
 def environment(copy: Path) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
+    sources = [str(copy / part / "src") for part in COPIED]
     return {
         **os.environ,
-        "PYTHONPATH": str(copy / "src"),
+        "PYTHONPATH": os.pathsep.join(sources),
         "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
@@ -509,11 +525,11 @@ def environment(copy: Path) -> dict[str, str]:
 
 def assert_copy_is_imported(copy: Path) -> None:
     """Both the package and the tests must come from the copy, or nothing here means anything."""
-    probe = "import tandem.auth.verifier, tests.conftest; print(tandem.auth.verifier.__file__); "
-    probe += "print(tests.conftest.__file__)"
+    modules = ("tandem_auth.verifier", "tandem.db", "tests.conftest")
+    probe = f"import {', '.join(modules)}; " + "; ".join(f"print({m}.__file__)" for m in modules)
     result = subprocess.run(  # noqa: S603  # this interpreter, fixed arguments
         [sys.executable, "-c", probe],
-        cwd=copy,
+        cwd=copy / "backend",
         env=environment(copy),
         capture_output=True,
         text=True,
@@ -530,7 +546,12 @@ def run_tests(copy: Path, arguments: tuple[str, ...]) -> tuple[int, str]:
         "-p", "no:cacheprovider", *arguments,
     ]  # fmt: skip
     result = subprocess.run(  # noqa: S603  # this interpreter, our own arguments
-        command, cwd=copy, env=environment(copy), capture_output=True, text=True, check=False
+        command,
+        cwd=copy / "backend",
+        env=environment(copy),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result.returncode, result.stdout + result.stderr
 
@@ -581,7 +602,7 @@ def baseline(copy: Path, mutations: list[Mutation]) -> None:
 def table(outcomes: list[Outcome]) -> str:
     rows = ["| mutation | file | result | first failing test |", "|---|---|---|---|"]
     for outcome in outcomes:
-        file = outcome.mutation.path.removeprefix("src/tandem/")
+        file = outcome.mutation.path.removeprefix(f"{APP}/")
         rows.append(f"| {outcome.mutation.name} | {file} | {outcome.status} | `{outcome.detail}` |")
     return "\n".join(rows)
 

@@ -15,8 +15,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tandem_auth.postgres import LiveSessionCache
+from tandem_auth.postgres.live_sessions import LISTENER_NAME
 
-from tandem.live_sessions import LISTENER_NAME, LiveSessionCache
 from tests.conftest import User
 from tests.support.api_server import running_api
 from tests.support.database import MigratedDatabase
@@ -45,7 +46,7 @@ async def _seconds_until_refused(http: httpx.AsyncClient, user: User, *, limit: 
 async def test_me_is_served_from_the_cache_once_the_session_was_checked(
     client: httpx.AsyncClient, eddsa_app: FastAPI, alice: User
 ) -> None:
-    cache: LiveSessionCache = eddsa_app.state.live_sessions
+    cache: LiveSessionCache = eddsa_app.state.sessions.cache
     assert not cache.is_live(alice.sid, alice.id)
 
     assert (await client.get("/api/me", headers=alice.headers)).status_code == 200
@@ -68,7 +69,7 @@ async def test_a_signed_out_session_leaves_the_cache_within_the_budget(
 async def test_a_dropped_listener_flushes_the_cache(
     client: httpx.AsyncClient, eddsa_app: FastAPI, alice: User, superuser_engine: AsyncEngine
 ) -> None:
-    cache: LiveSessionCache = eddsa_app.state.live_sessions
+    cache: LiveSessionCache = eddsa_app.state.sessions.cache
     assert (await client.get("/api/me", headers=alice.headers)).status_code == 200
     assert cache.is_live(alice.sid, alice.id)
 

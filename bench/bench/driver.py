@@ -27,11 +27,11 @@ from collections.abc import Awaitable, Callable, Mapping
 import asyncpg
 import psycopg
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from tandem.auth import Principal
 from tandem.config import Settings
 from tandem.db import PLAN_CACHE_MODE, Database
 from tandem.tasks import service
 from tandem.tasks.schemas import TaskStatus
+from tandem_auth import Principal
 
 from bench.budget import PAGE_SIZE, Budget
 from bench.context import Benchmark, Context, fill_ratio

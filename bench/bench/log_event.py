@@ -34,7 +34,7 @@ EXTRA = {
 LINE = {
     "time": "2026-11-27T12:00:00.000+00:00",
     "level": "info",
-    "logger": "tandem.auth",
+    "logger": "tandem_auth",
     "message": "auth.accepted",
     **EXTRA,
     "request_id": "0123456789abcdef0123456789abcdef",

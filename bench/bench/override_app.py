@@ -19,9 +19,9 @@ import os
 import time
 
 from fastapi import FastAPI, Request
-from tandem.auth import Principal
 from tandem.deps import bearer
 from tandem.main import create_app as create_tandem_app
+from tandem_auth import Principal
 
 MODE_VARIABLE = "BENCH_VERIFIER"
 SUB_VARIABLE = "BENCH_PRINCIPAL_SUB"

@@ -21,7 +21,7 @@ from bench.database import Cluster
 from bench.population import Population
 from bench.progress import Progress
 from bench.servers import Server, base_url, clean_env, free_port
-from bench.tokens import AUDIENCE, ISSUER, SigningKey, jwks_server
+from bench.tokens import AUDIENCE, ISSUER, LIFETIME_SECONDS, SigningKey, jwks_server
 
 APP = "tandem.main:create_app"
 MAIN_DATABASE = "bench_main"
@@ -141,6 +141,8 @@ class BenchStack:
             JWT_ISSUER=issuer,
             JWT_AUDIENCE=AUDIENCE,
             JWT_ALGORITHM="EdDSA",
+            # Benchmark tokens outlive a full run (bench.tokens); production keeps 900 s.
+            JWT_MAX_LIFETIME_SECONDS=str(LIFETIME_SECONDS),
             RATE_LIMIT_API=UNLIMITED_RATE,
             **(extra_env or {}),
         )

@@ -24,7 +24,7 @@ from bench.population import Identity, Population
 HOST = "127.0.0.1"
 ISSUER = "http://bench.tandem.invalid"
 AUDIENCE = "tandem-api"
-LIFETIME_SECONDS = 3600  # the verifier's maximum; a full run fits in it
+LIFETIME_SECONDS = 3600  # a full run fits in it; the bench's API allows it (bench.stack)
 KID = "bench-key-1"
 
 

@@ -15,8 +15,14 @@ from typing import Any
 
 import httpx
 import jwt
-from tandem.auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
-from tandem.auth.verifier import Algorithm
+from tandem_auth import (
+    Algorithm,
+    JWKSCache,
+    KeySource,
+    SharedSecrets,
+    TokenVerifier,
+    VerifierSettings,
+)
 
 from bench.budget import Budget
 from bench.context import Benchmark, Context, fill_ratio
@@ -60,7 +66,7 @@ def _setup(algorithm: Algorithm, count: int) -> tuple[list[str], Any, KeySource]
     key = SigningKey()
     tokens = [key.token(population.background(i)) for i in range(count)]
     transport = httpx.MockTransport(lambda _request: httpx.Response(200, content=key.jwks))
-    return tokens, key.public, JWKSCache("http://jwks.invalid/jwks", transport=transport)
+    return tokens, key.public, JWKSCache("https://jwks.invalid/jwks", transport=transport)
 
 
 def measure(algorithm: Algorithm, *, rounds: int, per_round: int) -> dict[str, list[float]]:

@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from tandem_auth import Algorithm
+from tandem_auth.settings import (
+    DEFAULT_LEEWAY_SECONDS,
+    DEFAULT_MAX_LIFETIME_SECONDS,
+    MAX_LEEWAY_SECONDS,
+)
 
 logger = logging.getLogger("tandem.config")
 
@@ -32,10 +38,12 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str = "tandem-api"
-    jwt_algorithm: Literal["EdDSA", "HS256"] = "EdDSA"
+    jwt_algorithm: Algorithm = "EdDSA"
     jwt_secret: SecretStr | None = None
     jwt_previous_secrets: CommaList = Field(default_factory=list)
-    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_leeway_seconds: int = Field(default=DEFAULT_LEEWAY_SECONDS, ge=0, le=MAX_LEEWAY_SECONDS)
+    jwt_max_lifetime_seconds: int = Field(default=DEFAULT_MAX_LIFETIME_SECONDS, ge=1)
+    jwt_require_sid: bool = True
 
     rate_limit_api: str = "100/second;3000/minute"
     rate_limit_storage_url: str = "memory://"

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from tandem_auth import Principal, RevokedSession
 
-from tandem.auth import Principal, RevokedSession
 from tandem.config import Settings
 from tandem.db_url import async_driver_url
 
@@ -96,13 +96,16 @@ class Database:
         Raises ``RevokedSession`` when the token's session (or user) is gone.
         """
         async with self._transaction(*self._user_context(principal)) as (session, context):
-            _live_until(context)
+            if context.live_until is None:
+                raise RevokedSession()
             yield session
 
-    async def session_live_until(self, principal: Principal) -> datetime:
-        """Until when the token's session stays valid, checked in a transaction of its own."""
+    async def session_live_until(self, principal: Principal) -> datetime | None:
+        """Until when the token's session stays valid (None: it has ended), checked in a
+        transaction of its own; a ``tandem_auth.postgres.SessionLookup``."""
         async with self._transaction(*self._user_context(principal)) as (_session, context):
-            return _live_until(context)
+            live_until: datetime | None = context.live_until
+            return live_until
 
     @asynccontextmanager
     async def app_role_transaction(self) -> AsyncIterator[AsyncSession]:
@@ -154,10 +157,3 @@ async def _first_row(
         )
         await session.rollback()
     return (await session.execute(statement, params)).one()
-
-
-def _live_until(context: Row[Any]) -> datetime:
-    live_until: datetime | None = context.live_until
-    if live_until is None:
-        raise RevokedSession()
-    return live_until

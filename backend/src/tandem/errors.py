@@ -4,7 +4,7 @@
     ├── NotFound             404: missing, or owned by someone else (no oracle)
     └── ServiceUnavailable   503 with Retry-After: the database is unreachable or busy
 
-Auth errors come from ``tandem.auth``. Framework errors (404 route, 405,
+Auth errors come from ``tandem_auth``, answered in Tandem's realm. Framework errors (404 route, 405,
 422 validation, 400 unparsable body) are reshaped here, and anything else
 becomes a bare 500 whose details stay in the log. No handler echoes input.
 """
@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
-
-from tandem.auth import AuthError, auth_error_response
+from tandem_auth import AuthError
+from tandem_auth.fastapi import auth_error_response
 
 logger = logging.getLogger("tandem.errors")
 
@@ -48,6 +48,8 @@ COMMON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     429: _error("Rate limited; see Retry-After"),
     503: _error("Database or token keys unavailable; see Retry-After"),
 }
+# The realm of Tandem's WWW-Authenticate challenges (DESIGN.md §3).
+REALM = "tandem"
 RETRY_AFTER_SECONDS = "2"
 NO_STORE = {"Cache-Control": "no-store"}
 # SQLSTATEs that mean "not now" rather than "wrong": 08 connection exceptions, 53
@@ -98,7 +100,7 @@ async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _auth_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AuthError)
-    return auth_error_response(exc)
+    return auth_error_response(exc, realm=REALM)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -170,7 +170,7 @@ class BatchingListener(logging.handlers.QueueListener):
             handler.flush()
 
 
-AUDIT_LOGGERS = ("tandem.auth", "tandem.audit")
+AUDIT_LOGGERS = ("tandem_auth", "tandem.audit")
 _listener: BatchingListener | None = None
 
 
@@ -206,7 +206,7 @@ def lean_log_records() -> None:
 def configure_logging(*, audit_log: Path | None = None, level: int = logging.INFO) -> None:
     """Route every logger (uvicorn's too) through one queue to JSON on stdout.
 
-    Security events (``tandem.auth*``, ``tandem.audit``) also go to ``audit_log``
+    Security events (``tandem_auth*``, ``tandem.audit``) also go to ``audit_log``
     when it is set. Runs once per process; the listener thread flushes at exit, and
     ``flush_logs`` writes what is queued before a signal ends the process.
     """

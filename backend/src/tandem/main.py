@@ -9,14 +9,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
+from tandem_auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
+from tandem_auth.postgres import PostgresSessionCheck
 
 from tandem import health
-from tandem.auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
 from tandem.config import Settings
 from tandem.db import Database
 from tandem.db_url import libpq_url
 from tandem.errors import install_error_handlers
-from tandem.live_sessions import LiveSessionCache
 from tandem.logging import configure_logging, flush_logs
 from tandem.middleware import BodySizeLimit, RequestContext
 from tandem.rate_limit import AddressRateLimit, RateLimiter, parse_trusted_proxies
@@ -28,18 +28,26 @@ _DATABASE_WAIT_SECONDS = 30.0
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
+    if not settings.jwt_require_sid:
+        logger.warning(
+            "JWT_REQUIRE_SID=false: tokens without a session id are accepted, and a"
+            " sign-out cannot end them before they expire",
+            extra={"event": "config.sid_optional"},
+        )
     keys: KeySource
     if settings.jwt_algorithm == "HS256":
         assert settings.hs256_secret is not None  # Settings refuses HS256 without one
         keys = SharedSecrets(settings.hs256_secret, settings.jwt_previous_secrets)
     else:
-        keys = JWKSCache(settings.jwks_source)
+        keys = JWKSCache(settings.jwks_source, algorithm=settings.jwt_algorithm)
     return TokenVerifier(
         VerifierSettings(
             algorithm=settings.jwt_algorithm,
             issuer=settings.issuer,
             audience=settings.jwt_audience,
             leeway_seconds=settings.jwt_leeway_seconds,
+            max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+            require_sid=settings.jwt_require_sid,
         ),
         keys,
     )
@@ -65,7 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(audit_log=settings.audit_log)
     verifier = build_verifier(settings)
     database = Database(settings)
-    live_sessions = LiveSessionCache(libpq_url(settings.api_database_url or settings.database_url))
+    # /api/me asks the live-session cache, else runs the query in a transaction of ours.
+    sessions = PostgresSessionCheck(
+        libpq_url(settings.api_database_url or settings.database_url),
+        lookup=database.session_live_until,
+    )
     rate_limiter = RateLimiter(
         limits=settings.rate_limit_api, storage_url=settings.rate_limit_storage_url
     )
@@ -74,11 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             await _check_database(database)
-            await live_sessions.start()
-            async with verifier:
+            async with sessions, verifier:
                 yield
         finally:
-            await live_sessions.close()
             await database.close()
             logger.info("stopped; the database pool is closed", extra={"event": "app.stopped"})
             flush_logs()
@@ -92,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.verifier = verifier
     app.state.database = database
-    app.state.live_sessions = live_sessions
+    app.state.sessions = sessions
     app.state.rate_limiter = rate_limiter
     install_error_handlers(app)
     # Added innermost first: request context, then the address limit, then the body cap.

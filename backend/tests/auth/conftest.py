@@ -22,14 +22,14 @@ from tests.support.jwks_server import JWKSServer
 
 
 class AuthLog(logging.Handler):
-    """Keeps the records of the ``tandem.auth`` logger itself (one per auth outcome)."""
+    """Keeps the records of the ``tandem_auth`` logger itself (one per auth outcome)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "tandem.auth":
+        if record.name == "tandem_auth":
             self.records.append(record)
 
     @property
@@ -49,7 +49,7 @@ class AuthLog(logging.Handler):
 @pytest.fixture
 def auth_log() -> Iterator[AuthLog]:
     """The reason codes the verifier logged: they show which check refused a token."""
-    logger = logging.getLogger("tandem.auth")
+    logger = logging.getLogger("tandem_auth")
     handler = AuthLog()
     previous_level = logger.level
     logger.setLevel(logging.INFO)

@@ -38,7 +38,7 @@ class JsonTap(logging.Handler):
             return  # the test client's own request log, not the app's
         self.lines.append(self.format(record))
 
-    def events(self, logger: str = "tandem.auth") -> list[dict[str, Any]]:
+    def events(self, logger: str = "tandem_auth") -> list[dict[str, Any]]:
         parsed = [json.loads(line) for line in self.lines]
         return [event for event in parsed if event["logger"] == logger]
 
@@ -254,7 +254,7 @@ async def test_crlf_in_a_kid_or_user_agent_cannot_forge_a_log_line(
 def test_json_formatter_escapes_cr_and_lf_in_any_value() -> None:
     kid = 'k\r\n{"event": "auth.accepted"}\u2028\u0085'
     record = logging.makeLogRecord(
-        {"name": "tandem.auth", "msg": "auth.rejected", "levelno": logging.INFO, "kid": kid}
+        {"name": "tandem_auth", "msg": "auth.rejected", "levelno": logging.INFO, "kid": kid}
     )
     record.levelname = "INFO"
 

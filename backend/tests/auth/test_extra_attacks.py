@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tandem_auth import InvalidToken, JWKSCache, TokenVerifier, VerifierSettings
+from tandem_auth.keys import KeysRemovedListener, VerificationKey
 
-from tandem.auth import InvalidToken, JWKSCache, TokenVerifier, VerifierSettings
-from tandem.auth.keys import KeysRemovedListener, VerificationKey
 from tests.auth.conftest import AuthLog, InsertUser, StartApp
 from tests.auth.expect import ME, assert_accepted, assert_invalid_token, bearer
 from tests.auth.forge import claims_of, decoded_claims, header_for, sign_raw, split, token_for
@@ -91,6 +91,7 @@ class AnyKidKeys:
         self._key = key.private.public_key()
 
     ready = True
+    algorithm = "EdDSA"
 
     async def start(self) -> None:
         return None

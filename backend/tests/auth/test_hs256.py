@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from tandem_auth import SharedSecrets
 
-from tandem.auth import SharedSecrets
 from tests.auth.conftest import AuthLog, StartApp
 from tests.auth.expect import ME, assert_invalid_token, bearer
 from tests.auth.forge import claims_of, header_for, sign_hmac, sign_raw

@@ -19,14 +19,14 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-
-from tandem.auth import (
+from tandem_auth import (
     InvalidToken,
     JWKSCache,
     KeySourceUnavailable,
     TokenVerifier,
     VerifierSettings,
 )
+
 from tests.auth.conftest import AuthLog, StartApp
 from tests.auth.expect import (
     ME,

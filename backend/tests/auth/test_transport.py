@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tandem_auth import InvalidToken
 
-from tandem.auth import InvalidToken
 from tests.auth.conftest import AuthLog
 from tests.auth.expect import (
     ME,

@@ -14,8 +14,8 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from tandem_auth import Principal
 
-from tandem.auth import Principal
 from tandem.db_url import async_driver_url
 from tests.conftest import User
 from tests.support.database import OWNER, MigratedDatabase, migrate

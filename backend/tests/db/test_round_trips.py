@@ -85,7 +85,7 @@ async def test_api_me_checks_the_session_in_one_transaction_then_trusts_the_live
     database: MigratedDatabase, jwks: JWKSServer, alice: User, bob: User
 ) -> None:
     async with _serving_through_relay(database, jwks) as (relay, app, http):
-        await app.state.live_sessions.wait_listening()
+        await app.state.sessions.cache.wait_listening()
         # Bob's request prepares the context statement on the pool's one connection.
         assert (await http.get("/api/me", headers=bob.headers)).status_code == 200
         relay.reset()

@@ -28,9 +28,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from tandem_auth import JWKSCache
 
 import tandem.main
-from tandem.auth import JWKSCache
 from tests.conftest import MakeUser, User, make_settings
 from tests.support.apps import serving
 from tests.support.database import MigratedDatabase
@@ -121,7 +121,7 @@ class RefreshLog(logging.Handler):
 
 @pytest.fixture
 def refresh_log() -> Iterator[RefreshLog]:
-    logger = logging.getLogger("tandem.auth.jwks")
+    logger = logging.getLogger("tandem_auth.jwks")
     handler = RefreshLog()
     previous = logger.level
     logger.setLevel(logging.INFO)

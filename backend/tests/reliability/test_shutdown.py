@@ -27,8 +27,8 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from tandem_auth.postgres.live_sessions import LISTENER_NAME
 
-from tandem.live_sessions import LISTENER_NAME
 from tests.conftest import User
 from tests.support.api_server import ApiServer, PrivateCluster, running_api
 from tests.support.jwks_server import JWKSServer

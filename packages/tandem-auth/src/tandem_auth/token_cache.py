@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from tandem.auth.principal import Principal
+from tandem_auth.principal import Principal
 
 
 class VerifiedTokenCache:

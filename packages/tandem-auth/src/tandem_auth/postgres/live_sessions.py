@@ -1,12 +1,15 @@
 """A per-process cache of Better Auth sessions known to be live, kept honest by NOTIFY.
 
-Routes that touch the database check a token's session in their own
-transaction. Routes that don't (``/api/me``) ask this cache first, so they
-skip the round trip. A trigger on ``session`` (migration 0004) sends the id
-of every deleted or changed session on ``tandem_session_changed``; the
-listener drops it at once. While the listening connection is down, the cache
-is empty and unused, and it is flushed again on reconnect, so a sign-out
-missed during an outage cannot be served from memory.
+The trigger (``install_session_trigger``) sends the id of every session that
+ends or changes; the listener drops it from the cache at once, and flushes
+the whole cache on ``*`` (a TRUNCATE). While the listening connection is
+down the cache is empty and unused, and it is flushed again on reconnect, so
+a sign-out missed during an outage cannot be served from memory. A probe
+every ``probe_interval_seconds`` notices a dead peer that never closed the
+socket, within twice that interval.
+
+The listener needs a direct connection to PostgreSQL: a pooler in
+transaction mode (pgbouncer) does not deliver notifications.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-logger = logging.getLogger("tandem.live_sessions")
-CHANNEL = "tandem_session_changed"
-LISTENER_NAME = "tandem-session-listener"
+from tandem_auth.postgres.schema import DEFAULT_CHANNEL, quoted
+from tandem_auth.postgres.trigger import FLUSH_ALL
+
+logger = logging.getLogger("tandem_auth.postgres")
+LISTENER_NAME = "tandem-auth-session-listener"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,22 +41,34 @@ class LiveSessionCache:
     """Session ids whose row existed, unexpired, at the last check and has not changed since."""
 
     def __init__(
-        self, dsn: str, *, max_entries: int = 100_000, reconnect_seconds: float = 1.0
+        self,
+        dsn: str,
+        *,
+        channel: str = DEFAULT_CHANNEL,
+        max_entries: int = 100_000,
+        reconnect_seconds: float = 1.0,
+        probe_interval_seconds: float = 2.0,
     ) -> None:
+        quoted(channel, what="the notification channel")
         self._dsn = dsn
+        self._channel = channel
         self._max_entries = max_entries
         self._reconnect_seconds = reconnect_seconds
+        self._probe_interval = probe_interval_seconds
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._changes_seen = 0  # bumps on every notification and every flush
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     @property
     def listening(self) -> bool:
         return self._listening.is_set()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="live-sessions")
+        self._task = asyncio.create_task(self._listen_forever(), name="tandem-auth-sessions")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -86,9 +104,12 @@ class LiveSessionCache:
             self._entries.popitem(last=False)
         self._entries[sid] = _Entry(sub=sub, live_until=live_until)
 
-    def _forget(self, sid: str) -> None:
-        self._changes_seen += 1
-        self._entries.pop(sid, None)
+    def _notified(self, payload: str) -> None:
+        if payload == FLUSH_ALL:
+            self._flush()
+        else:
+            self._changes_seen += 1
+            self._entries.pop(payload, None)
 
     def _flush(self) -> None:
         self._changes_seen += 1
@@ -113,19 +134,23 @@ class LiveSessionCache:
             self._dsn, timeout=5, server_settings={"application_name": LISTENER_NAME}
         )
         lost = asyncio.Event()
+
+        def on_notification(*args: Any) -> None:
+            self._notified(str(args[3]))
+
         try:
             connection.add_termination_listener(lambda _conn: lost.set())
-            await connection.add_listener(CHANNEL, lambda *args: self._forget(str(args[3])))
+            await connection.add_listener(self._channel, on_notification)
             self._flush()  # anything may have changed while we were not listening
             self._listening.set()
             logger.info("session listener connected", extra={"event": "live_sessions.connected"})
             while not lost.is_set():
-                # A dead peer does not always close the socket; probe it now and then.
+                # A dead peer does not always close the socket: probe it now and then.
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(5):
+                    async with asyncio.timeout(self._probe_interval):
                         await lost.wait()
                 if not lost.is_set():
-                    await connection.execute("SELECT 1", timeout=5)
+                    await connection.execute("SELECT 1", timeout=self._probe_interval)
         finally:
             self._listening.clear()
             with contextlib.suppress(Exception):

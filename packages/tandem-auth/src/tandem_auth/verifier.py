@@ -9,53 +9,52 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final
 
 import jwt
+from jwt.exceptions import InvalidSubjectError
 
-from tandem.auth.errors import AuthError, ExpiredToken, InvalidToken
-from tandem.auth.keys import KeySource, VerificationKey
-from tandem.auth.principal import Principal
-from tandem.auth.token_cache import VerifiedTokenCache
-from tandem.auth.token_shape import vetted_kid
+from tandem_auth.algorithms import SHARED_SECRET_ALGORITHM
+from tandem_auth.errors import AuthError, ConfigurationError, ExpiredToken, InvalidToken
+from tandem_auth.keys import KeySource, VerificationKey
+from tandem_auth.principal import Principal
+from tandem_auth.settings import VerifierSettings
+from tandem_auth.token_cache import VerifiedTokenCache
+from tandem_auth.token_shape import vetted_kid
 
-Algorithm = Literal["EdDSA", "HS256"]
 # Better Auth ids are random 32-character alphanumerics; this also admits UUIDs.
-_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
-# PyJWT's own failures, mapped to the reason codes our logs use.
-_PYJWT_REASONS: tuple[tuple[type[Exception], str], ...] = (
+_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REQUIRED_CLAIMS: Final = ["exp", "iat", "iss", "aud", "sub"]
+# PyJWT's own failures, mapped to the reason codes the logs use.
+_PYJWT_REASONS: Final[tuple[tuple[type[Exception], str], ...]] = (
     (jwt.InvalidSignatureError, "bad_signature"),
     (jwt.MissingRequiredClaimError, "missing_claim"),
     (jwt.InvalidAudienceError, "bad_audience"),
     (jwt.InvalidIssuerError, "bad_issuer"),
     (jwt.ImmatureSignatureError, "not_yet_valid"),
     (jwt.InvalidIssuedAtError, "bad_iat"),
+    (InvalidSubjectError, "bad_subject"),
 )
 
 
-@dataclass(frozen=True, slots=True)
-class VerifierSettings:
-    algorithm: Algorithm
-    issuer: str
-    audience: str
-    leeway_seconds: int = 30
-    max_lifetime_seconds: int = 3600
-    cache_entries: int = 10_000
-
-
 class TokenVerifier:
-    """Verifies Better Auth JWTs; use as an async context manager to load keys."""
+    """Verifies Better Auth JWTs; use as an async context manager to load the keys."""
 
     def __init__(self, settings: VerifierSettings, keys: KeySource) -> None:
+        if keys.algorithm != settings.algorithm:
+            raise ConfigurationError(
+                f"JWT_ALGORITHM is {settings.algorithm}, but the key source holds"
+                f" {keys.algorithm} keys"
+            )
         self.settings = settings
         self.keys = keys
+        self._require_kid = settings.algorithm != SHARED_SECRET_ALGORITHM
         self._cache = VerifiedTokenCache(
             max_entries=settings.cache_entries, leeway_seconds=settings.leeway_seconds
         )
         keys.on_keys_removed(self._cache.forget_kids)
-        self._decode_options: Any = {"require": _REQUIRED_CLAIMS, "strict_aud": True}
+        # No strict_aud: RFC 7519 §4.1.3 lets ``aud`` be a list that contains ours.
+        self._decode_options: Any = {"require": _REQUIRED_CLAIMS}
 
     async def __aenter__(self) -> TokenVerifier:
         await self.keys.start()
@@ -64,16 +63,21 @@ class TokenVerifier:
     async def __aexit__(self, *_exc: object) -> None:
         await self.keys.close()
 
+    @property
+    def cached_tokens(self) -> int:
+        """How many verified tokens are remembered right now."""
+        return len(self._cache)
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified earlier and not yet expired, else None."""
+        return self._cache.get(token)
+
     async def verify(self, token: str) -> Principal:
         """Return the token's principal, or raise ``InvalidToken``/``KeySourceUnavailable``."""
         cached = self._cache.get(token)
         if cached is not None:
             return cached
-        kid = vetted_kid(
-            token,
-            algorithm=self.settings.algorithm,
-            require_kid=self.settings.algorithm == "EdDSA",
-        )
+        kid = vetted_kid(token, algorithm=self.settings.algorithm, require_kid=self._require_kid)
         try:
             claims = self._decode(token, await self.keys.keys_for(kid))
             principal = self._principal_from(claims, kid=kid)
@@ -85,24 +89,32 @@ class TokenVerifier:
 
     def _decode(self, token: str, keys: Sequence[VerificationKey]) -> dict[str, Any]:
         for key in keys:
-            try:
-                claims: dict[str, Any] = jwt.decode(
-                    token,
-                    key,
-                    algorithms=[self.settings.algorithm],
-                    audience=self.settings.audience,
-                    issuer=self.settings.issuer,
-                    leeway=self.settings.leeway_seconds,
-                    options=self._decode_options,
-                )
-            except jwt.InvalidSignatureError:
-                continue  # a rotated-out secret may still match; try the next key
-            except jwt.ExpiredSignatureError as exc:
-                raise ExpiredToken("expired") from exc
-            except Exception as exc:  # any failure at all means "not a valid token"
-                raise InvalidToken(_reason_for(exc)) from exc
-            return claims
-        raise InvalidToken("bad_signature")
+            outcome = self._try_decode(token, key)
+            if isinstance(outcome, dict):
+                return outcome
+            if outcome != "bad_signature":
+                # Raised here, outside PyJWT's except block: the error holds no part of
+                # the token, not even through __context__.
+                raise ExpiredToken() if outcome == "expired" else InvalidToken(outcome)
+        raise InvalidToken("bad_signature")  # a rotated-out secret may match; none did
+
+    def _try_decode(self, token: str, key: VerificationKey) -> dict[str, Any] | str:
+        """The token's claims, or the reason code of the failure."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[self.settings.algorithm],
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self.settings.leeway_seconds,
+                options=self._decode_options,
+            )
+        except jwt.ExpiredSignatureError:
+            return "expired"
+        except Exception as exc:  # any failure at all means "not a valid token"
+            return _reason_for(exc)
+        return claims
 
     def _principal_from(self, claims: dict[str, Any], *, kid: str | None) -> Principal:
         """Step 6: the checks PyJWT leaves to us."""
@@ -114,7 +126,10 @@ class TokenVerifier:
         sub, sid = claims["sub"], claims.get("sid")
         if not (isinstance(sub, str) and _ID_PATTERN.fullmatch(sub)):
             raise InvalidToken("bad_subject")
-        if sid is not None and not (isinstance(sid, str) and _ID_PATTERN.fullmatch(sid)):
+        if sid is None:
+            if self.settings.require_sid:
+                raise InvalidToken("missing_sid")
+        elif not (isinstance(sid, str) and _ID_PATTERN.fullmatch(sid)):
             raise InvalidToken("bad_session_id")
         return Principal(
             sub=sub,
@@ -141,7 +156,7 @@ def _optional_str(value: object) -> str | None:
     """A display claim, or None when it is not text that a JSON response can carry.
 
     A JSON escape such as ``\\ud800`` decodes to a lone surrogate, which UTF-8
-    cannot encode: echoing it from ``/api/me`` would be a 500.
+    cannot encode: echoing it from an endpoint would be a 500.
     """
     if not isinstance(value, str):
         return None

@@ -1,37 +1,43 @@
-"""An in-memory cache of a JWKS endpoint's Ed25519 signing keys.
+"""An in-memory cache of a JWKS endpoint's public signing keys.
 
-Keys load at startup and refresh in the background. A failed refresh keeps
+Keys load at start-up and refresh in the background. A failed refresh keeps
 the last good keys. An unknown ``kid`` triggers at most one fetch per
 cooldown, shared by every request waiting on it (single flight). Each fetch
-is bounded: a total timeout, no redirects, and a cap on the body size.
+is bounded: https only (plain http only to a loopback address), a total
+timeout, no redirects, no proxy from the environment, no compression, a cap
+on the body size and a cap on the number of keys.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Final
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from tandem.auth.errors import InvalidToken, KeySourceUnavailable
-from tandem.auth.keys import KeysRemovedListener, VerificationKey
-from tandem.auth.token_shape import b64url_decode
+from tandem_auth.algorithms import ALGORITHMS, SHARED_SECRET_ALGORITHM, PublicKey, public_key_for
+from tandem_auth.errors import ConfigurationError, InvalidToken, KeySourceUnavailable
+from tandem_auth.keys import KeysRemovedListener, VerificationKey
 
-logger = logging.getLogger("tandem.auth.jwks")
+logger = logging.getLogger("tandem_auth.jwks")
+
+MAX_KEYS: Final = 32
+MAX_BODY_BYTES: Final = 64 * 1024
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
 
 
 class JWKSFetchError(Exception):
-    """A fetch that produced no usable key set; the message is a short reason."""
+    """A fetch that produced no usable key set; the message is a short reason code."""
 
 
-def parse_jwks(body: bytes) -> dict[str, Ed25519PublicKey]:
-    """Keep only public OKP/Ed25519 signing keys with a usable ``kid``."""
+def parse_jwks(body: bytes, *, algorithm: str, max_keys: int = MAX_KEYS) -> dict[str, PublicKey]:
+    """The set's keys that may verify ``algorithm`` tokens, by ``kid``."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -39,61 +45,75 @@ def parse_jwks(body: bytes) -> dict[str, Ed25519PublicKey]:
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise JWKSFetchError("no_keys_array")
-    keys = {}
+    if len(entries) > max_keys:
+        raise JWKSFetchError("too_many_keys")
+    keys: dict[str, PublicKey] = {}
     for entry in entries:
-        if isinstance(entry, dict) and (parsed := _ed25519_signing_key(entry)):
-            keys[parsed[0]] = parsed[1]
+        if not isinstance(entry, dict):
+            continue
+        kid = entry.get("kid")
+        if isinstance(kid, str) and kid and (key := public_key_for(entry, algorithm)):
+            keys[kid] = key
     if not keys:
         raise JWKSFetchError("no_usable_keys")
     return keys
 
 
-def _ed25519_signing_key(jwk: Mapping[str, Any]) -> tuple[str, Ed25519PublicKey] | None:
-    kid, x = jwk.get("kid"), jwk.get("x")
-    if (
-        jwk.get("kty") != "OKP"
-        or jwk.get("crv") != "Ed25519"
-        or "d" in jwk  # a private key published by mistake is never trusted
-        or jwk.get("use", "sig") != "sig"
-        or jwk.get("alg", "EdDSA") not in ("EdDSA", "Ed25519")
-        or not isinstance(kid, str)
-        or not kid
-        or not isinstance(x, str)
-    ):
-        return None
-    key_ops = jwk.get("key_ops")
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        return None
+def check_jwks_url(url: str) -> httpx.URL:
+    """The URL, if keys may be fetched from it: https, or http to a loopback address."""
     try:
-        return kid, Ed25519PublicKey.from_public_bytes(b64url_decode(x))
-    except (InvalidToken, ValueError):
-        return None
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError("JWKS_URL is not a valid URL") from exc
+    if parsed.scheme == "https" and parsed.host:
+        return parsed
+    if parsed.scheme == "http" and _is_loopback(parsed.host):
+        return parsed
+    raise ConfigurationError("JWKS_URL must use https (plain http only to a loopback address)")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class JWKSCache:
-    """Serves Ed25519 keys by ``kid`` from a JWKS URL, refreshed in the background."""
+    """Serves the public keys for one algorithm by ``kid``, refreshed in the background."""
 
     def __init__(
         self,
         url: str,
         *,
+        algorithm: str = "EdDSA",
         fetch_timeout_seconds: float = 5.0,
-        max_body_bytes: int = 64 * 1024,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_keys: int = MAX_KEYS,
         refresh_interval_seconds: float = 300.0,
         retry_interval_seconds: float = 5.0,
         unknown_kid_cooldown_seconds: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._url = url
+        if algorithm not in ALGORITHMS or algorithm == SHARED_SECRET_ALGORITHM:
+            raise ConfigurationError("JWT_ALGORITHM for a JWKS must be an asymmetric algorithm")
+        if not 0 < fetch_timeout_seconds <= 5:
+            raise ConfigurationError("the JWKS fetch timeout must be above 0 and at most 5 s")
+        self._url = check_jwks_url(url)
+        self.algorithm = algorithm
         self._fetch_timeout = fetch_timeout_seconds
         self._max_body_bytes = max_body_bytes
+        self._max_keys = max_keys
         self._refresh_interval = refresh_interval_seconds
         self._retry_interval = retry_interval_seconds
         self._cooldown = unknown_kid_cooldown_seconds
         self._transport = transport
-        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._keys: dict[str, PublicKey] = {}
         self._last_fetch_started = float("-inf")
         self._last_unknown_kid_fetch = float("-inf")
+        self._refreshed_at: float | None = None
         self._fetch_lock = asyncio.Lock()
         self._listeners: list[KeysRemovedListener] = []
         self._client: httpx.AsyncClient | None = None
@@ -104,8 +124,17 @@ class JWKSCache:
         return bool(self._keys)
 
     @property
+    def url(self) -> str:
+        return str(self._url)
+
+    @property
     def kids(self) -> frozenset[str]:
         return frozenset(self._keys)
+
+    @property
+    def refreshed_at(self) -> float | None:
+        """``time.time()`` of the last successful fetch, or None before the first."""
+        return self._refreshed_at
 
     def on_keys_removed(self, listener: KeysRemovedListener) -> None:
         self._listeners.append(listener)
@@ -155,12 +184,11 @@ class JWKSCache:
         ``trigger`` (``startup``, ``scheduled`` or ``unknown_kid``) is logged as the
         refresh's reason.
         """
-        respect_cooldown = trigger == "unknown_kid"
         requested_at = time.monotonic()
         async with self._fetch_lock:
             if self._last_fetch_started >= requested_at:
                 return  # someone else fetched while we waited for the lock
-            if respect_cooldown:
+            if trigger == "unknown_kid":
                 if requested_at - self._last_unknown_kid_fetch < self._cooldown:
                     return
                 self._last_unknown_kid_fetch = time.monotonic()
@@ -175,6 +203,7 @@ class JWKSCache:
                 return
             removed = frozenset(self._keys) - frozenset(keys)
             self._keys = keys
+            self._refreshed_at = time.time()
             logger.info(
                 "JWKS refreshed",
                 extra={
@@ -188,8 +217,7 @@ class JWKSCache:
             for listener in self._listeners:
                 listener(removed)
 
-    async def _fetch(self) -> dict[str, Ed25519PublicKey]:
-        assert self._client is not None, "start() must run before keys are fetched"
+    async def _fetch(self) -> dict[str, PublicKey]:
         try:
             async with asyncio.timeout(self._fetch_timeout):
                 body = await self._read_capped()
@@ -197,20 +225,22 @@ class JWKSCache:
             raise JWKSFetchError("timeout") from exc
         except httpx.HTTPError as exc:
             raise JWKSFetchError(type(exc).__name__) from exc
-        return parse_jwks(body)
+        return parse_jwks(body, algorithm=self.algorithm, max_keys=self._max_keys)
 
     async def _read_capped(self) -> bytes:
-        assert self._client is not None
-        async with self._client.stream(
-            "GET", self._url, headers={"Accept": "application/json"}
-        ) as response:
+        """The response body, read raw: a compressed body could expand past any cap."""
+        assert self._client is not None, "start() must run before keys are fetched"
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
+        async with self._client.stream("GET", self._url, headers=headers) as response:
             if response.status_code != 200:
                 raise JWKSFetchError(f"status_{response.status_code}")
+            if response.headers.get("content-encoding", "identity").lower() != "identity":
+                raise JWKSFetchError("compressed")
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_body_bytes:
                 raise JWKSFetchError("too_large")
             body = bytearray()
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.aiter_raw():
                 body += chunk
                 if len(body) > self._max_body_bytes:
                     raise JWKSFetchError("too_large")

@@ -13,7 +13,7 @@ import functools
 import json
 import re
 
-from tandem.auth.errors import InvalidToken
+from tandem_auth.errors import InvalidToken
 
 MAX_TOKEN_LENGTH = 8192
 # Three base64url segments, matched in one pass over the token.
@@ -23,13 +23,25 @@ _KID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _FORBIDDEN_HEADER_PARAMS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "cty"})
 
 
+# Each check raises its InvalidToken outside the except block that caught the parser's
+# error: a JSONDecodeError holds the whole document, and no error of ours may carry any
+# part of the token, not even through __context__.
+
+
 def b64url_decode(segment: str) -> bytes:
-    if len(segment) % 4 == 1:
+    decoded = _b64url_or_none(segment)
+    if decoded is None:
         raise InvalidToken("malformed")
+    return decoded
+
+
+def _b64url_or_none(segment: str) -> bytes | None:
+    if len(segment) % 4 == 1:
+        return None
     try:
         return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidToken("malformed") from exc
+    except (binascii.Error, ValueError):
+        return None
 
 
 def utf8_text(segment: str) -> str:
@@ -40,13 +52,17 @@ def utf8_text(segment: str) -> str:
     JSON text in UTF-8 holds neither a raw NUL nor a BOM, so refusing them
     also means PyJWT's own parse of these bytes reads this very text.
     """
-    try:
-        text = b64url_decode(segment).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidToken("malformed") from exc
-    if "\x00" in text or text.startswith("\ufeff"):
+    text = _utf8_or_none(b64url_decode(segment))
+    if text is None or "\x00" in text or text.startswith("\ufeff"):
         raise InvalidToken("malformed")
     return text
+
+
+def _utf8_or_none(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def split_compact(token: str) -> list[str]:
@@ -71,10 +87,7 @@ def vetted_kid(token: str, *, algorithm: str, require_kid: bool) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def _vetted_header_kid(encoded_header: str, algorithm: str, require_kid: bool) -> str | None:
-    try:
-        header = json.loads(utf8_text(encoded_header))
-    except (ValueError, RecursionError) as exc:
-        raise InvalidToken("malformed_header") from exc
+    header = _json_or_none(utf8_text(encoded_header))
     if not isinstance(header, dict):
         raise InvalidToken("malformed_header")
     if header.get("alg") != algorithm:
@@ -88,3 +101,10 @@ def _vetted_header_kid(encoded_header: str, algorithm: str, require_kid: bool) -
     if (kid is not None or require_kid) and not (isinstance(kid, str) and _KID.fullmatch(kid)):
         raise InvalidToken("bad_kid")
     return kid
+
+
+def _json_or_none(text: str) -> object:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
