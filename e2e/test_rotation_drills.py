@@ -97,8 +97,10 @@ class RequestLoop:
 
 
 def _signing_kid(stack: Stack) -> str:
-    """The key Better Auth signs with: the newest one not yet expired."""
-    query = """SELECT id FROM jwks WHERE "expiresAt" IS NULL OR "expiresAt" > now()
+    """The key the main pair signs with: the newest EdDSA one not yet expired (the table also
+    holds the keys of the pairs that test_algorithms.py starts on the same database)."""
+    query = """SELECT id FROM jwks WHERE alg = 'EdDSA'
+               AND ("expiresAt" IS NULL OR "expiresAt" > now())
                ORDER BY "createdAt" DESC LIMIT 1"""
     return stack.sql(query).strip()
 

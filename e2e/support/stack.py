@@ -228,7 +228,8 @@ class Launcher:
 
 class Stack:
     """The database, the EdDSA pair every test uses, and more children on demand: an HS256
-    pair, more Next.js servers on the same database, and restarts with other settings."""
+    pair, a pair for the other JWKS algorithms, more Next.js servers on the same database,
+    and restarts with other settings."""
 
     def __init__(self, launcher: Launcher, postgres: EmbeddedPostgres, database_url: str) -> None:
         self._launcher = launcher
@@ -237,6 +238,7 @@ class Stack:
         self.auth_secret = secrets.token_urlsafe(32)
         sensitive.remember("BETTER_AUTH_SECRET", self.auth_secret)
         self._hs256: Pair | None = None
+        self._jwks: Pair | None = None
         self.main = self.start_pair("", algorithm="EdDSA", extra={})
 
     def hs256(self) -> Pair:
@@ -247,6 +249,25 @@ class Stack:
             extra = {"JWT_SECRET": jwt_secret}
             self._hs256 = self.start_pair("-hs256", algorithm="HS256", extra=extra)
         return self._hs256
+
+    def pair_for(self, algorithm: str) -> Pair:
+        """A pair that signs with `algorithm`: the main pair for EdDSA, the HS256 pair, or else
+        the one `-jwks` pair, started on first use and restarted with each new algorithm. One
+        Next.js server more, rather than one per algorithm: each costs memory and seconds, and
+        the restart is an operator's change of JWT_ALGORITHM on a database that keeps its keys."""
+        if algorithm == self.main.algorithm:
+            return self.main
+        if algorithm == "HS256":
+            return self.hs256()
+        if self._jwks is None:
+            self._jwks = self.start_pair("-jwks", algorithm=algorithm, extra={})
+        elif self._jwks.algorithm != algorithm:
+            # The API stays down while its web app restarts: it would only log failed refreshes.
+            api = self._launcher.stop(self._jwks.api)
+            self.restart(self._jwks.web, {"JWT_ALGORITHM": algorithm})
+            self._launcher.serve(replace(api, env=_changed(api.env, {"JWT_ALGORITHM": algorithm})))
+            self._jwks = replace(self._jwks, algorithm=algorithm)
+        return self._jwks
 
     def check_alive(self) -> None:
         if dead := self._launcher.dead_services():

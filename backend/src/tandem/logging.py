@@ -170,13 +170,15 @@ class BatchingListener(logging.handlers.QueueListener):
             handler.flush()
 
 
-AUDIT_LOGGERS = ("tandem_auth", "tandem.audit")
+# Security events: authentication outcomes, key-set refreshes, rate limits. The
+# session listener's connection events (tandem_auth.postgres) are operations, not audit.
+AUDIT_LOGGERS = frozenset({"tandem_auth", "tandem_auth.jwks", "tandem.audit"})
 _listener: BatchingListener | None = None
 
 
 class _AuditOnly(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.name.startswith(AUDIT_LOGGERS)
+        return record.name in AUDIT_LOGGERS
 
 
 class _NoQueryString(logging.Filter):
@@ -206,7 +208,7 @@ def lean_log_records() -> None:
 def configure_logging(*, audit_log: Path | None = None, level: int = logging.INFO) -> None:
     """Route every logger (uvicorn's too) through one queue to JSON on stdout.
 
-    Security events (``tandem_auth*``, ``tandem.audit``) also go to ``audit_log``
+    Security events (``AUDIT_LOGGERS``) also go to ``audit_log``
     when it is set. Runs once per process; the listener thread flushes at exit, and
     ``flush_logs`` writes what is queued before a signal ends the process.
     """

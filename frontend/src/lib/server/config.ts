@@ -45,14 +45,18 @@ export function apiBaseURL(): string {
   return url.replace(/\/+$/, "");
 }
 
-export type JwtAlgorithm = "EdDSA" | "HS256";
+/** Every algorithm Better Auth's `jwt` plugin signs with, then HS256 (a shared secret, signed by our own signer). */
+export const JWT_ALGORITHMS = ["EdDSA", "ES256", "ES512", "RS256", "PS256", "HS256"] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
+/** JWT_ALGORITHM, default EdDSA; matched exactly, as the back end matches it. */
 export function jwtAlgorithm(): JwtAlgorithm {
   const value = env("JWT_ALGORITHM") ?? "EdDSA";
-  if (value !== "EdDSA" && value !== "HS256") {
-    throw new Error(`JWT_ALGORITHM must be "EdDSA" or "HS256", not "${value}"`);
+  const algorithm = JWT_ALGORITHMS.find((known) => known === value);
+  if (algorithm === undefined) {
+    throw new Error(`JWT_ALGORITHM must be one of ${JWT_ALGORITHMS.join(", ")}, not "${value}"`);
   }
-  return value;
+  return algorithm;
 }
 
 export function jwtIssuer(): string {
@@ -63,19 +67,27 @@ export function jwtAudience(): string {
   return env("JWT_AUDIENCE") ?? "tandem-api";
 }
 
+/** Better Auth's own default, and the longest `exp - iat` the back end accepts unless told otherwise. */
 const DEFAULT_JWT_LIFETIME_SECONDS = 900;
-/** The back end refuses tokens whose `exp - iat` exceeds an hour (DESIGN.md §4). */
-const MAX_JWT_LIFETIME_SECONDS = 3600;
 
-/** How long a JWT lives, in seconds: JWT_LIFETIME_SECONDS, default 900 (15 min). Tests shorten it. */
-export function jwtLifetimeSeconds(): number {
-  const raw = env("JWT_LIFETIME_SECONDS");
-  if (raw === undefined) return DEFAULT_JWT_LIFETIME_SECONDS;
+function wholeSeconds(name: string, fallback: number, max: number): number {
+  const raw = env(name);
+  if (raw === undefined) return fallback;
   const seconds = Number(raw);
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_JWT_LIFETIME_SECONDS) {
-    throw new Error(`JWT_LIFETIME_SECONDS must be a whole number from 1 to ${MAX_JWT_LIFETIME_SECONDS}, not "${raw}"`);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > max) {
+    throw new Error(`${name} must be a whole number from 1 to ${max}, not "${raw}"`);
   }
   return seconds;
+}
+
+/**
+ * How long a JWT lives, in seconds: JWT_LIFETIME_SECONDS, default 900 (15 min); tests shorten it.
+ * It may not exceed JWT_MAX_LIFETIME_SECONDS, the back end's limit (DESIGN.md §4): a longer token
+ * would be refused by every API call.
+ */
+export function jwtLifetimeSeconds(): number {
+  const max = wholeSeconds("JWT_MAX_LIFETIME_SECONDS", DEFAULT_JWT_LIFETIME_SECONDS, Number.MAX_SAFE_INTEGER);
+  return wholeSeconds("JWT_LIFETIME_SECONDS", Math.min(DEFAULT_JWT_LIFETIME_SECONDS, max), max);
 }
 
 /** The HS256 shared secret: JWT_SECRET, else BETTER_AUTH_SECRET (as the back end does). */
