@@ -28,7 +28,7 @@ from bench.budget import Budget
 from bench.context import Benchmark, Context, fill_ratio
 from bench.population import Population
 from bench.results import BenchResult, Target
-from bench.tokens import AUDIENCE, ISSUER, SigningKey
+from bench.tokens import AUDIENCE, ISSUER, LIFETIME_SECONDS, SigningKey
 
 SECRET = "bench-secret-bench-secret-bench-secret-0123"  # noqa: S105  # a throwaway key
 ALGORITHMS: tuple[Algorithm, ...] = ("EdDSA", "HS256")
@@ -73,7 +73,13 @@ def measure(algorithm: Algorithm, *, rounds: int, per_round: int) -> dict[str, l
     """µs per token for each contender, one value per round."""
     tokens, raw_key, keys = _setup(algorithm, per_round * rounds + 1)
     verifier = TokenVerifier(
-        VerifierSettings(algorithm=algorithm, issuer=ISSUER, audience=AUDIENCE), keys
+        VerifierSettings(
+            algorithm=algorithm,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            max_lifetime_seconds=LIFETIME_SECONDS,
+        ),
+        keys,
     )
     warm = tokens.pop()
     values: dict[str, list[float]] = {name: [] for name in CONTENDERS}

@@ -228,7 +228,11 @@ class JWKSCache:
         return parse_jwks(body, algorithm=self.algorithm, max_keys=self._max_keys)
 
     async def _read_capped(self) -> bytes:
-        """The response body, read raw: a compressed body could expand past any cap."""
+        """The response body, capped; a compressed body is refused before it is read.
+
+        A compressed body could inflate far past the cap, so only identity is
+        accepted, and the bytes counted are the bytes that arrived.
+        """
         assert self._client is not None, "start() must run before keys are fetched"
         headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         async with self._client.stream("GET", self._url, headers=headers) as response:
@@ -240,7 +244,7 @@ class JWKSCache:
             if declared.isdigit() and int(declared) > self._max_body_bytes:
                 raise JWKSFetchError("too_large")
             body = bytearray()
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > self._max_body_bytes:
                     raise JWKSFetchError("too_large")
