@@ -64,6 +64,9 @@ class Database:
             pool_size=settings.db_pool_size,
             max_overflow=0,  # a bounded pool: when it is exhausted, requests wait, then get 503
             pool_timeout=settings.db_pool_timeout_seconds,
+            # A failing statement's message would otherwise quote its parameters: a task's
+            # text, a user's ids. The logs get the statement, never the values.
+            hide_parameters=True,
             # No pre-ping: with asyncpg it is three round trips (BEGIN, a statement,
             # ROLLBACK) before every transaction. A connection that died in the pool is
             # caught by the transaction's first statement instead (_first_row).

@@ -12,6 +12,7 @@ becomes a bare 500 whose details stay in the log. No handler echoes input.
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -143,7 +144,20 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         or sqlstate in _RETRYABLE_SQLSTATES
     ):
         return await _database_unavailable(request, exc)
-    return await _unexpected(request, exc)
+    # The driver's own message may quote a bound value ("invalid input for query argument
+    # $1: '<a task's text>'"), and hide_parameters cannot reach it: log what failed and
+    # where, never the message.
+    logger.error(
+        "unhandled database error",
+        extra={
+            "event": "http.unhandled",
+            "error": type(exc.orig).__name__,
+            "sqlstate": sqlstate or None,
+            "statement": exc.statement,
+            "stack": "".join(traceback.format_tb(exc.__traceback__)),
+        },
+    )
+    return error_response(500, "internal_error", "Internal server error")
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

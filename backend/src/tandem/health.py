@@ -3,16 +3,51 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from tandem.deps import LivePrincipal, database
+from tandem.deps import LivePrincipal
 from tandem.errors import COMMON_ERROR_RESPONSES, RETRY_AFTER_SECONDS
 
 router = APIRouter()
 _READY_TIMEOUT_SECONDS = 2.0
+
+
+class ReadinessProbe:
+    """The database's readiness, probed at most once per ``interval_seconds``.
+
+    ``/ready`` needs no credentials, so a flood of it must not be a flood of
+    database work: callers within the interval get the last answer, and callers
+    that arrive while a probe runs wait for that one probe.
+    """
+
+    def __init__(
+        self, ping: Callable[[], Awaitable[None]], *, interval_seconds: float = 1.0
+    ) -> None:
+        self._ping = ping
+        self._interval = interval_seconds
+        self._lock = asyncio.Lock()
+        self._answer = False
+        self._answered_at = float("-inf")
+
+    async def database_ok(self) -> bool:
+        async with self._lock:
+            if time.monotonic() - self._answered_at >= self._interval:
+                self._answer = await self._probe()
+                self._answered_at = time.monotonic()
+            return self._answer
+
+    async def _probe(self) -> bool:
+        try:
+            async with asyncio.timeout(_READY_TIMEOUT_SECONDS):
+                await self._ping()
+        except Exception:  # any failure means "not ready"; /ready must never 500
+            return False
+        return True
 
 
 class Me(BaseModel):
@@ -28,7 +63,8 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", summary="Readiness: the database and the token keys are usable")
 async def ready(request: Request) -> JSONResponse:
-    database_ok = await _database_reachable(request)
+    readiness: ReadinessProbe = request.app.state.readiness
+    database_ok = await readiness.database_ok()
     keys_ok = request.app.state.verifier.keys.ready
     body = {
         "database": "ok" if database_ok else "unavailable",
@@ -41,15 +77,6 @@ async def ready(request: Request) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": RETRY_AFTER_SECONDS, "Cache-Control": "no-store"},
     )
-
-
-async def _database_reachable(request: Request) -> bool:
-    try:
-        async with asyncio.timeout(_READY_TIMEOUT_SECONDS):
-            await database(request).ping()
-    except Exception:  # any failure means "not ready"; /ready must never 500
-        return False
-    return True
 
 
 @router.get(

@@ -21,6 +21,7 @@ from tandem.logging import configure_logging, flush_logs
 from tandem.middleware import BodySizeLimit, RequestContext
 from tandem.rate_limit import AddressRateLimit, RateLimiter, parse_trusted_proxies
 from tandem.rls_guard import check_row_level_security
+from tandem.tasks.purge import IdempotencyPurge
 from tandem.tasks.router import router as tasks_router
 
 logger = logging.getLogger("tandem")
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             await _check_database(database)
-            async with sessions, verifier:
+            async with sessions, verifier, IdempotencyPurge(database):
                 yield
         finally:
             await database.close()
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = verifier
     app.state.database = database
     app.state.sessions = sessions
+    app.state.readiness = health.ReadinessProbe(database.ping)
     app.state.rate_limiter = rate_limiter
     install_error_handlers(app)
     # Added innermost first: request context, then the address limit, then the body cap.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -32,7 +33,9 @@ from tandem_stack.throwaway import throwaway_postgres
 from tandem.config import Settings
 from tandem.db import APP_ROLE
 from tandem.db_url import async_driver_url
-from tests.conftest import User, make_settings
+from tandem.errors import install_error_handlers
+from tandem.logging import JsonFormatter
+from tests.conftest import User, client_for, make_settings
 from tests.db.conftest import UserIn, login_role
 from tests.support.apps import serving
 from tests.support.asgi import send_raw
@@ -158,9 +161,16 @@ async def test_postgres_stopped_gives_503_then_the_same_app_recovers(
         listed = await http.get(carol.tasks_url, headers=carol.headers)
         assert listed.status_code == 200, listed.text
         assert [t["id"] for t in listed.json()["items"]] == [task.json()["id"]]
-        assert (await http.get("/ready")).status_code == 200
+        await _ready_again(http)  # /ready probes at most once a second
         again = await http.post(carol.tasks_url, headers=carol.headers, json={"title": "after"})
         assert again.status_code == 201
+
+
+async def _ready_again(http: httpx.AsyncClient, *, within: float = 3.0) -> None:
+    deadline = time.monotonic() + within
+    while (await http.get("/ready")).status_code != 200:
+        assert time.monotonic() < deadline, "/ready did not recover"
+        await asyncio.sleep(0.1)
 
 
 async def test_a_task_acknowledged_with_201_survives_a_crash(
@@ -336,3 +346,29 @@ async def test_a_row_locked_past_the_lock_timeout_answers_503(
             await locker.rollback()
         patched = await http.patch(url, headers=alice.headers, json={"title": "x"})
         assert patched.status_code == 200
+
+
+async def test_a_failing_statement_does_not_quote_its_parameters(
+    eddsa_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLAlchemy's errors quote bound values unless told not to, and asyncpg's own
+    message may quote one too: the text of a task, a user's id. Neither reaches a log."""
+    secret_title = "my private task text"
+    probe = FastAPI()
+    install_error_handlers(probe)
+
+    @probe.get("/fails")
+    async def fails() -> None:
+        async with eddsa_app.state.database.app_role_transaction() as session:
+            await session.execute(text("SELECT CAST(:title AS integer)"), {"title": secret_title})
+
+    with caplog.at_level(logging.ERROR, "tandem"):
+        async with client_for(probe) as http:
+            response = await http.get("/fails")
+
+    assert response.status_code == 500
+    assert secret_title not in response.text
+    (record,) = [r for r in caplog.records if getattr(r, "event", None) == "http.unhandled"]
+    logged = JsonFormatter().format(record)
+    assert "CAST($1 AS integer)" in logged  # the statement, to find the bug by
+    assert secret_title not in logged

@@ -187,8 +187,15 @@ async def _assert_forced_rls(connection: AsyncConnection, table: str) -> None:
             {"table": table},
         )
     ).all()
-    assert len(policies) == 1, table
-    permissive, roles, cmd, using, with_check = policies[0]
+    # The schema owner's own policies (migration 0006's purge) reach expired rows only.
+    everyone = [policy for policy in policies if list(policy.roles) == ["public"]]
+    for _permissive, roles, cmd, using, _check in policies:
+        if list(roles) != ["public"]:
+            assert "tandem_app" not in roles, (table, roles)
+            assert cmd in ("SELECT", "DELETE"), (table, cmd)
+            assert "created_at < (now() - '24:00:00'::interval)" in using, (table, using)
+    assert len(everyone) == 1, table
+    permissive, roles, cmd, using, with_check = everyone[0]
     assert (permissive, list(roles), cmd) == ("PERMISSIVE", ["public"], "ALL"), table
     for expression in (using, with_check):
         assert expression is not None, table

@@ -19,7 +19,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tandem.main import create_app
 from tandem.tasks.etag import etag_for
+from tandem.tasks.purge import IdempotencyPurge
 from tandem.tasks.schemas import Task
 from tests.conftest import MakeUser, User, client_for, make_settings
 from tests.support.apps import serving
@@ -101,22 +103,40 @@ async def test_an_equivalent_body_counts_as_the_same_request(
     assert len(await task_rows_of(superuser_engine, alice.id)) == 1
 
 
-async def test_a_replay_returns_the_original_response_even_after_the_task_changed_or_went(
-    client: httpx.AsyncClient, alice: User, superuser_engine: AsyncEngine
+async def test_a_replay_returns_the_original_response_even_after_the_task_changed(
+    client: httpx.AsyncClient, alice: User
 ) -> None:
-    """A retry settles what the first request did; it never re-creates a deleted task."""
+    """A retry settles what the first request did."""
     key, body = new_key(), {"title": "draft"}
     first = await post(client, alice, key, body)
     task = assert_first_create(first)
-    url = f"{alice.tasks_url}/{task['id']}"
 
+    url = f"{alice.tasks_url}/{task['id']}"
     patched = await client.patch(url, headers=alice.headers, json={"title": "final"})
     assert patched.status_code == 200
     assert_replay_of(await post(client, alice, key, body), first)
 
+
+async def test_deleting_a_task_drops_its_stored_body_and_a_retry_gets_404(
+    client: httpx.AsyncClient, alice: User, superuser_engine: AsyncEngine
+) -> None:
+    """The stored response held the task's whole text; once the task is deleted, the key
+    keeps only its verdict: a retry neither sees the text nor re-creates the task."""
+    key, body = new_key(), {"title": "a private thought", "description": "deleted text"}
+    task = assert_first_create(await post(client, alice, key, body))
+    other_key = new_key()
+    assert_first_create(await post(client, alice, other_key, {"title": "kept"}))
+
+    url = f"{alice.tasks_url}/{task['id']}"
     assert (await client.delete(url, headers=alice.headers)).status_code == 204
-    assert_replay_of(await post(client, alice, key, body), first)
-    assert await task_rows_of(superuser_engine, alice.id) == []
+
+    stored = {row["key"]: row for row in await key_rows(superuser_engine, alice.id)}
+    assert (stored[key]["response_status"], stored[key]["response_body"]) == (404, None)
+    assert stored[other_key]["response_body"]["title"] == "kept"
+    retry = await post(client, alice, key, body)
+    assert retry.status_code == 404
+    assert error_body(retry)["code"] == "not_found"
+    assert [row["title"] for row in await task_rows_of(superuser_engine, alice.id)] == ["kept"]
 
 
 async def test_the_same_key_with_another_body_is_422_and_creates_nothing(
@@ -351,3 +371,70 @@ async def test_without_a_key_every_post_creates_a_task(
         assert_first_create(response)
     assert len(await task_rows_of(superuser_engine, alice.id)) == 2
     assert await key_rows(superuser_engine, alice.id) == []
+
+
+async def _insert_key(engine: AsyncEngine, user_id: str, *, hours_old: int) -> str:
+    key = new_key()
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO idempotency_key"
+                " (user_id, key, request_hash, response_status, response_body, created_at)"
+                " VALUES (:user_id, :key, 'h', 201, '{}', now() - make_interval(hours => :hours))"
+            ),
+            {"user_id": user_id, "key": key, "hours": hours_old},
+        )
+    return key
+
+
+async def test_expired_keys_of_every_user_are_purged_in_bounded_batches(
+    eddsa_app: FastAPI, make_user: MakeUser, superuser_engine: AsyncEngine
+) -> None:
+    """The API's role sees one user's rows at a time; the purge reaches every user's."""
+    alice, bob = await make_user(), await make_user()
+    expired = [await _insert_key(superuser_engine, who.id, hours_old=25) for who in (alice, bob)]
+    expired += [await _insert_key(superuser_engine, alice.id, hours_old=30) for _ in range(3)]
+    fresh = await _insert_key(superuser_engine, bob.id, hours_old=23)
+
+    purge = IdempotencyPurge(eddsa_app.state.database, batch=2, max_batches=100)
+    assert await purge.run_once() >= len(expired)
+
+    left = {row["key"] for who in (alice, bob) for row in await key_rows(superuser_engine, who.id)}
+    assert left == {fresh}
+
+
+async def test_a_batch_is_bounded(
+    eddsa_app: FastAPI, alice: User, superuser_engine: AsyncEngine
+) -> None:
+    for _ in range(5):
+        await _insert_key(superuser_engine, alice.id, hours_old=48)
+    purge = IdempotencyPurge(eddsa_app.state.database, batch=2, max_batches=1)
+    assert await purge.run_once() == 2
+    assert len(await key_rows(superuser_engine, alice.id)) == 3
+
+
+async def test_the_api_purges_expired_keys_at_start_up(
+    database: MigratedDatabase, jwks: JWKSServer, alice: User, superuser_engine: AsyncEngine
+) -> None:
+    stale = await _insert_key(superuser_engine, alice.id, hours_old=25)
+    app = create_app(make_settings(database, jwks_url=jwks.url))
+    async with app.router.lifespan_context(app):
+        for _ in range(100):
+            if stale not in {row["key"] for row in await key_rows(superuser_engine, alice.id)}:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the expired key survived the API's start-up")
+
+
+async def test_the_api_role_cannot_purge_directly(
+    eddsa_app: FastAPI, alice: User, superuser_engine: AsyncEngine
+) -> None:
+    """Only through the function: a plain DELETE by the API's role reaches no other user."""
+    stale = await _insert_key(superuser_engine, alice.id, hours_old=25)
+    async with eddsa_app.state.database.app_role_transaction() as session:
+        gone = await session.execute(
+            text("DELETE FROM idempotency_key WHERE created_at < now() - interval '24 hours'")
+        )
+        assert gone.rowcount == 0  # type: ignore[attr-defined]
+    assert stale in {row["key"] for row in await key_rows(superuser_engine, alice.id)}

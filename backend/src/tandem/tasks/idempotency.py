@@ -8,7 +8,10 @@ exist, or neither does. Keys are per user and count for 24 hours.
 
 The API's role may insert and delete keys but not update them (least
 privilege, migration 0003), so the response is recorded by replacing the
-claim with a complete row, still inside the claiming transaction.
+claim with a complete row, still inside the claiming transaction. When the
+task is deleted, its stored response is replaced the same way by a bodiless
+404: a retry then learns the task is gone, and the deleted text is not kept.
+Expired keys are purged by ``purge_expired`` (migration 0006).
 """
 
 from __future__ import annotations
@@ -51,6 +54,19 @@ _RELEASE_CLAIM = text(
 _RECORD = text(
     "INSERT INTO idempotency_key (user_id, key, request_hash, response_status, response_body) "
     "VALUES (:user_id, :key, :request_hash, :status, CAST(:body AS jsonb))"
+)
+# The keys whose stored response is the given task, deleted and re-recorded as a bare 404.
+_FORGET_TASK = text(
+    """
+    WITH forgotten AS (
+        DELETE FROM idempotency_key
+        WHERE user_id = :user_id AND response_status = 201 AND response_body->>'id' = :task_id
+        RETURNING user_id, key, request_hash, created_at
+    )
+    INSERT INTO idempotency_key
+        (user_id, key, request_hash, response_status, response_body, created_at)
+    SELECT user_id, key, request_hash, 404, 'null', created_at FROM forgotten
+    """
 )
 
 
@@ -107,3 +123,8 @@ async def record(
         _RECORD,
         {**params, "request_hash": request_hash, "status": status_code, "body": json.dumps(body)},
     )
+
+
+async def forget_task(session: AsyncSession, *, user_id: str, task_id: str) -> None:
+    """Drop the stored response of a deleted task: a retry of its key then gets 404."""
+    await session.execute(_FORGET_TASK, {"user_id": user_id, "task_id": task_id})

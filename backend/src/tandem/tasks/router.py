@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from tandem.deps import OwnSession
-from tandem.errors import COMMON_ERROR_RESPONSES, ErrorBody
+from tandem.errors import COMMON_ERROR_RESPONSES, ErrorBody, NotFound
 from tandem.tasks import idempotency, service
 from tandem.tasks.etag import etag_for, versions_matching
 from tandem.tasks.models import TaskRow
@@ -80,6 +80,8 @@ async def create_task(
             request_hash=idempotency.request_fingerprint(body.model_dump(mode="json")),
         )
         if replay is not None:
+            if replay.status_code == status.HTTP_404_NOT_FOUND:
+                raise NotFound()  # the task this key created has been deleted since
             version = datetime.fromisoformat(replay.body["updated_at"])
             return JSONResponse(
                 replay.body,
@@ -164,6 +166,7 @@ async def delete_task(
     await service.delete_task(
         session, user_id=user_id, task_id=task_id, if_match=versions_matching(if_match)
     )
+    await idempotency.forget_task(session, user_id=user_id, task_id=str(task_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
