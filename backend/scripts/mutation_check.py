@@ -484,6 +484,53 @@ EXTRA: tuple[Mutation, ...] = (
         "",
         ("tests/test_live_sessions.py", "-k", "served_from_the_cache"),
     ),
+    # --- security pass 2 ---------------------------------------------------------------------
+    Mutation(
+        "per-user count before the session check (task routes)",
+        f"{APP}/deps.py",
+        "    with _logging_revocation(principal, request):\n"
+        "        async with database(request).user_transaction(principal) as session:\n"
+        "            await _count_user(principal, request)\n",
+        "    await _count_user(principal, request)\n"
+        "    with _logging_revocation(principal, request):\n"
+        "        async with database(request).user_transaction(principal) as session:\n",
+        ("tests/test_rate_limit.py", "-k", "revoked and tasks"),
+    ),
+    Mutation(
+        "/ready probes the database on every call",
+        f"{APP}/health.py",
+        "if time.monotonic() - self._answered_at >= self._interval:",
+        "if True:",
+        ("tests/test_health.py", "-k", "flood"),
+    ),
+    Mutation(
+        "bound values shown in database errors",
+        DB,
+        "hide_parameters=True,",
+        "hide_parameters=False,",
+        ("tests/db/test_database_faults.py", "-k", "hides_bound_values"),
+    ),
+    Mutation(
+        "a deleted task's stored response kept",
+        f"{APP}/tasks/router.py",
+        "    await idempotency.forget_task(session, user_id=user_id, task_id=str(task_id))\n",
+        "",
+        ("tests/reliability/test_idempotency.py", "-k", "drops_its_stored_body"),
+    ),
+    Mutation(
+        "expired idempotency keys never purged at start-up",
+        f"{APP}/main.py",
+        "async with sessions, verifier, IdempotencyPurge(database):",
+        "async with sessions, verifier:",
+        ("tests/reliability/test_idempotency.py", "-k", "purges_expired_keys_at_start_up"),
+    ),
+    Mutation(
+        "Swagger UI from a CDN",
+        f"{APP}/main.py",
+        "    app = FastAPIOffline(\n",
+        "    app = FastAPI(\n",
+        ("tests/test_docs.py", "-k", "assets_from_the_api"),
+    ),
 )
 MUTATIONS = VERIFIER_AND_DATABASE + EXTRA
 

@@ -8,14 +8,18 @@ addresses trust that hop as a proxy and send ``X-Forwarded-For``.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tandem.rate_limit import client_address, parse_trusted_proxies
 from tests.conftest import MakeUser, User, make_settings
 from tests.support.apps import serving
 from tests.support.database import MigratedDatabase
 from tests.support.jwks_server import JWKSServer
+from tests.support.tokens import SigningKey, claims_for, sign_eddsa
 
 LIMIT = 5
 
@@ -66,6 +70,52 @@ async def test_invalid_tokens_count_against_their_address(
     assert statuses == [401] * LIMIT
     assert then.status_code == 429
     assert elsewhere.status_code == 200
+
+
+@pytest.mark.parametrize("route", ["tasks", "me"])
+async def test_a_revoked_token_spends_its_address_budget_not_its_owners(
+    database: MigratedDatabase,
+    jwks: JWKSServer,
+    make_user: MakeUser,
+    superuser_engine: AsyncEngine,
+    signing_key: SigningKey,
+    route: str,
+) -> None:
+    """Someone replaying a signed-out session's token must not lock its owner out: the
+    per-user count happens only once the session check has passed."""
+    alice = await make_user()
+    stolen = User(id=alice.id, sid=alice.sid, token=alice.token)
+    settings = make_settings(
+        database, jwks_url=jwks.url, rate_limit_api=f"{LIMIT}/minute", trusted_proxies=["127.0.0.1"]
+    )
+    url = alice.tasks_url if route == "tasks" else "/api/me"
+    async with serving(settings) as (_app, http):
+        async with superuser_engine.begin() as connection:  # the stolen token's session ends
+            await connection.execute(
+                text("DELETE FROM session WHERE id = :sid"), {"sid": alice.sid}
+            )
+        replayed = [
+            (await http.get(url, headers=_from(f"10.3.0.{n}", stolen))).status_code
+            for n in range(1, 2 * LIMIT)
+        ]
+        fresh_sid = secrets.token_hex(16)
+        async with superuser_engine.begin() as connection:  # alice signs in again
+            await connection.execute(
+                text(
+                    'INSERT INTO session (id, "expiresAt", token, "updatedAt", "userId") '
+                    "VALUES (:sid, now() + interval '1 day', :token, now(), :uid)"
+                ),
+                {"sid": fresh_sid, "token": secrets.token_hex(16), "uid": alice.id},
+            )
+        token = sign_eddsa(claims_for(alice.id, fresh_sid), signing_key)
+        again = User(id=alice.id, sid=fresh_sid, token=token)
+        mine = [
+            (await http.get(url, headers=_from(f"10.4.0.{n}", again))).status_code
+            for n in range(1, LIMIT + 1)
+        ]
+
+    assert replayed == [401] * (2 * LIMIT - 1)
+    assert mine == [200] * LIMIT
 
 
 async def test_forwarded_for_from_an_untrusted_peer_is_ignored(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError
 from tandem_auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
 from tandem_auth.postgres import PostgresSessionCheck
@@ -94,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.info("stopped; the database pool is closed", extra={"event": "app.stopped"})
             flush_logs()
 
-    app = FastAPI(
+    # /docs and /redoc from assets shipped in a package, not from a CDN: they work offline.
+    app = FastAPIOffline(
         title="Tandem API",
         version="0.1.0",
         summary="Tasks for users signed in with Better Auth; every call carries its JWT.",

@@ -348,6 +348,14 @@ async def test_a_row_locked_past_the_lock_timeout_answers_503(
         assert patched.status_code == 200
 
 
+async def test_the_engine_hides_bound_values_in_its_errors(eddsa_app: FastAPI) -> None:
+    with pytest.raises(DBAPIError) as failed:
+        async with eddsa_app.state.database.app_role_transaction() as session:
+            await session.execute(text("SELECT CAST(:n AS integer) / 0"), {"n": 7})
+    assert "[parameters:" not in str(failed.value)
+    assert "SQL parameters hidden" in str(failed.value)
+
+
 async def test_a_failing_statement_does_not_quote_its_parameters(
     eddsa_app: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:

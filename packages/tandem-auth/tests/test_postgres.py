@@ -19,6 +19,7 @@ from tandem_stack.throwaway import throwaway_postgres
 
 from tandem_auth import Principal, RevokedSession, SessionCheckUnavailable
 from tandem_auth.postgres import (
+    LiveSessionCache,
     PostgresSessionCheck,
     install_session_trigger,
     session_trigger_statements,
@@ -249,3 +250,66 @@ async def test_a_banned_user_is_refused_when_the_admin_plugin_is_installed(
 def test_the_trigger_statements_refuse_unsafe_identifiers() -> None:
     with pytest.raises(ValueError, match="channel"):
         session_trigger_statements(channel="x'); DROP TABLE session; --")
+
+
+class FreezingRelay:
+    """A TCP relay to PostgreSQL that can go silent without closing anything: a peer that
+    died without a FIN, or a network that dropped the route."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._upstream = (host, port)
+        self.frozen = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> FreezingRelay:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+        )
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while chunk := await source.read(65536):
+            if self.frozen.is_set():
+                await asyncio.Event().wait()  # hold the bytes, and the socket, for ever
+            sink.write(chunk)
+            await sink.drain()
+
+
+async def test_a_silent_listener_connection_is_noticed_within_five_seconds(
+    database: str, rows: BetterAuthRows
+) -> None:
+    """A dead peer does not always close the socket; until the probe notices, the cache
+    would trust notifications that can no longer arrive."""
+    host_port = database.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    async with FreezingRelay(host, int(port)) as relay:
+        through_relay = database.replace(host_port, f"127.0.0.1:{relay.port}")
+        cache = LiveSessionCache(through_relay, reconnect_seconds=30)
+        await cache.start()
+        try:
+            await asyncio.wait_for(cache.wait_listening(), 5)
+            alice = await rows.user_with_session()
+            assert alice.sid is not None
+            cache.remember(
+                alice.sid, alice.sub, live_until=time.time() + 60, checkpoint=cache.checkpoint()
+            )
+            assert cache.is_live(alice.sid, alice.sub)
+
+            relay.frozen.set()
+            frozen_at = time.monotonic()
+            while cache.listening:
+                assert time.monotonic() - frozen_at < 5.0, "the silent connection went unnoticed"
+                await asyncio.sleep(0.05)
+            assert not cache.is_live(alice.sid, alice.sub)
+        finally:
+            await cache.close()
