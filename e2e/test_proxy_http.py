@@ -1,8 +1,10 @@
-"""The proxy and the tokens over plain HTTP: CSRF refusals, safe GETs, revocation, HS256."""
+"""The proxy and the tokens over plain HTTP: CSRF refusals, safe GETs, revocation, HS256,
+duplicate session cookies."""
 
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -21,6 +23,7 @@ from support.http import (
     sign_out,
     sign_up,
 )
+from support.logs import audit_events, wait_for_events, with_request_id
 from support.stack import JWT_LIFETIME_SECONDS, Pair, Stack
 from support.users import User, new_user
 
@@ -237,3 +240,68 @@ def test_hs256_mode_end_to_end(stack: Stack, app: Pair, carol: SignedIn) -> None
         with client(app.api_url) as eddsa_api:
             assert eddsa_api.get("/api/me", headers=bearer(token)).status_code == 401
         assert api.get("/api/me", headers=bearer(jwt_for(carol.web))).status_code == 401
+
+
+# -- duplicate session cookies -----------------------------------------------------------
+
+# Short-lived tokens, so that a session's JWT goes stale in the proxy's token cache well within
+# the session cache's minute (frontend/src/lib/server/token-cache.ts refreshes a third of a
+# lifetime before `exp`): the state in which two cookies could once cross two sessions.
+_SHORT_JWT_SECONDS = 3
+_STALE_AFTER_SECONDS = _SHORT_JWT_SECONDS * 2 / 3 + 0.5
+_DUPLICATE = {"detail": "More than one session cookie", "code": "duplicate_session_cookie"}
+
+
+@pytest.fixture(scope="module")
+def short_jwt_web(stack: Stack, app: Pair) -> Iterator[str]:
+    url = stack.start_web(
+        "web-short-jwt", like=app, env={"JWT_LIFETIME_SECONDS": str(_SHORT_JWT_SECONDS)}
+    )
+    yield url
+    stack.stop("web-short-jwt")
+
+
+def _task_titles(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [task["title"] for task in response.json()["items"]]
+
+
+def test_two_session_cookies_are_refused_and_cross_no_sessions(
+    short_jwt_web: str, app: Pair
+) -> None:
+    """Better Auth reads the first of two same-named cookies, the proxy's parser the last. The
+    proxy refuses such a request before anything else, so neither session's cached session or
+    token can be filed under the other's cookie."""
+    people: list[tuple[str, str]] = []  # (session cookie, the title of their one task)
+    for name in ("Ada Twocookies", "Ben Twocookies"):
+        with client(short_jwt_web, forwarded_for=distinct_address()) as web:
+            sign_up(web, app, new_user(name))
+            title = f"{name}'s own task"
+            created = web.post("/api/tasks", json={"title": title}, headers=same_origin(app))
+            assert created.status_code == 201, created.text
+            assert _task_titles(web.get("/api/tasks", headers=same_origin(app))) == [title]
+            people.append((web.cookies[SESSION_COOKIE], title))
+    (first, first_title), (second, second_title) = people
+    # Both sessions are in the proxy's session cache; their tokens are now due for renewal.
+    time.sleep(_STALE_AFTER_SECONDS)
+
+    with client(short_jwt_web) as raw:
+        for cookies in ((first, second), (second, first)):
+            header = "; ".join(f"{SESSION_COOKIE}={value}" for value in cookies)
+            headers = same_origin(app) | {"Cookie": header}
+            for method, body in (("GET", None), ("POST", {"title": "Filed under two sessions"})):
+                response = raw.request(method, "/api/tasks", json=body, headers=headers)
+                assert response.status_code == 400, (method, response.text)
+                assert response.json() == _DUPLICATE
+                assert response.headers["Cache-Control"] == "no-store"
+        (event, *_) = wait_for_events(
+            partial(audit_events, "web-short-jwt"),
+            with_request_id(response.headers["X-Request-ID"]),
+        )
+        assert event["event"] == "proxy.duplicate_session_cookie"
+        assert event["status"] == 400
+
+        # Each cookie alone still means its own session, and nothing was created.
+        for cookie, title in ((first, first_title), (second, second_title)):
+            alone = same_origin(app) | {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+            assert _task_titles(raw.get("/api/tasks", headers=alone)) == [title]

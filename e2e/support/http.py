@@ -25,15 +25,28 @@ def distinct_address() -> str:
     return next(_ADDRESSES)
 
 
-def client(base_url: str, *, forwarded_for: str | None = None) -> httpx.Client:
+# The stack's children trust 127.0.0.1 and ::1 as the hop in front of them (TRUSTED_PROXIES,
+# tandem_stack.config): a client connecting from there plays the part of a reverse proxy.
+TRUSTED_HOP = "127.0.0.1"
+
+
+def client(
+    base_url: str, *, forwarded_for: str | None = None, source: str | None = None
+) -> httpx.Client:
     """A client that keeps cookies and ignores proxy settings (everything is on 127.0.0.1).
 
-    With `forwarded_for`, every request says it comes from that address: Better Auth keys its
-    rate limits by X-Forwarded-For and path, so such a client has limits of its own and does
-    not use up the sign-ins the rest of the suite needs.
+    With `forwarded_for`, every request says it comes from that address. From the trusted hop
+    (where every client connects from unless `source` says otherwise) the web app believes it,
+    as it believes a reverse proxy: Better Auth keys its rate limits by that address and the
+    path, so such a client has limits of its own and does not use up the sign-ins the rest of
+    the suite needs. From any other `source` (say 127.0.0.2: a browser that reached Next.js
+    directly) the header is ignored, and the connection's own address counts.
     """
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else None
-    return httpx.Client(base_url=base_url, timeout=TIMEOUT, trust_env=False, headers=headers)
+    transport = httpx.HTTPTransport(local_address=source) if source else None
+    return httpx.Client(
+        base_url=base_url, timeout=TIMEOUT, trust_env=False, headers=headers, transport=transport
+    )
 
 
 def same_origin(pair: Pair) -> dict[str, str]:

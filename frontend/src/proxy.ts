@@ -2,6 +2,7 @@ import { getSessionCookie } from "better-auth/cookies";
 import { NextResponse, type NextRequest } from "next/server";
 
 import { PATHNAME_HEADER, signInPath } from "@/lib/safe-next";
+import { addTransportSecurity } from "@/lib/server/responses";
 
 const PROTECTED_PREFIXES = ["/tasks"];
 
@@ -30,7 +31,10 @@ function contentSecurityPolicy(nonce: string, https: boolean): string {
 /**
  * Optimistic redirects only: a protected page without a session cookie goes straight to
  * sign-in, keeping the return path. The cookie is not validated here; every protected page
- * checks the session on the server. It also sets the per-request CSP nonce.
+ * checks the session on the server. It also sets the per-request CSP nonce, and HSTS on https.
+ * It does not run for /api/ (each route sets its own headers there): for it, Next.js would
+ * buffer every request body, up to 10 MB, before the route could read it
+ * (next/dist/server/body-streams.js, getCloneableBody).
  */
 export function proxy(request: NextRequest): NextResponse {
   const { pathname, search } = request.nextUrl;
@@ -47,6 +51,7 @@ export function proxy(request: NextRequest): NextResponse {
     response = NextResponse.next({ request: { headers } });
   }
   response.headers.set("Content-Security-Policy", csp);
+  addTransportSecurity(response.headers);
   return response;
 }
 

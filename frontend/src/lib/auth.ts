@@ -6,6 +6,7 @@ import { jwt } from "better-auth/plugins/jwt";
 import { Pool } from "pg";
 
 import { auditAuthOutcome, auditSessionEnded } from "@/lib/server/auth-audit";
+import { clientAddressHeader } from "@/lib/server/client-address";
 import { appBaseURL, databaseURL, isBuildPhase, trustedOrigins } from "@/lib/server/config";
 import { jwtPluginOptions } from "@/lib/server/jwt-plugin";
 import { forgetSession } from "@/lib/server/session-cache";
@@ -42,6 +43,16 @@ export const authOptions = {
       "/request-password-reset": { window: 300, max: 3 },
       "/reset-password": { window: 300, max: 5 },
       "/reset-password/*": { window: 300, max: 5 },
+    },
+  },
+  advanced: {
+    ipAddress: {
+      // The rate limits and each session's ipAddress key on the address this server vouches for
+      // (client-address.ts): the TCP peer, or what TRUSTED_PROXIES hops forwarded. Better Auth
+      // 1.7.25 would otherwise believe a single-valued X-Forwarded-For from anyone. The header
+      // always holds exactly one address, so Better Auth's own `trustedProxies` stays unset.
+      ipAddressHeaders: [clientAddressHeader()],
+      disableIpTracking: false,
     },
   },
   // The audit trail (src/lib/server/auth-audit.ts): sign-in and sign-up outcomes here, sign-out

@@ -23,6 +23,7 @@ export type AuditEvent =
   | "auth.session_ended"
   | "auth.rate_limited"
   | "proxy.csrf_refused"
+  | "proxy.duplicate_session_cookie"
   | "proxy.auth_unavailable"
   | "proxy.upstream_unavailable";
 

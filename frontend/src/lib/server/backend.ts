@@ -2,8 +2,9 @@ import { parseCookies } from "better-auth/cookies";
 
 import { auth } from "@/lib/auth";
 import { audit, logEvent, requestIdFrom, withRequestId } from "@/lib/server/audit";
+import { clientAddress } from "@/lib/server/client-address";
 import { apiBaseURL } from "@/lib/server/config";
-import { errorResponse } from "@/lib/server/responses";
+import { addTransportSecurity, errorResponse } from "@/lib/server/responses";
 import { crossSiteStateChange } from "@/lib/server/same-origin";
 import { cachedSession, forgetSession, rememberSession, type ProxySession } from "@/lib/server/session-cache";
 import { cachedToken, forgetToken } from "@/lib/server/token-cache";
@@ -12,9 +13,8 @@ const UPSTREAM_TIMEOUT_MS = 15_000;
 const MAX_BODY_BYTES = 1024 * 1024;
 const RETRY_AFTER_SECONDS = "5";
 const TASK_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-// x-forwarded-for carries the browser's address, as the Next.js server saw it, so the API
-// (which trusts this hop through TRUSTED_PROXIES) limits each browser on its own.
-const FORWARDED_REQUEST_HEADERS = ["content-type", "if-match", "idempotency-key", "x-forwarded-for"] as const;
+// Never the browser's X-Forwarded-For: the proxy writes its own (upstreamHeaders).
+const FORWARDED_REQUEST_HEADERS = ["content-type", "if-match", "idempotency-key"] as const;
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "etag", "retry-after", "idempotent-replayed"] as const;
 const BODYLESS_METHODS = new Set(["GET", "HEAD", "DELETE"]);
 
@@ -81,6 +81,11 @@ function upstreamHeaders(request: Request, target: TaskTarget, requestId: string
     const value = request.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
+  // Exactly one address, the one this server vouches for (client-address.ts), so that the API
+  // (which trusts this hop through TRUSTED_PROXIES) limits each browser on its own and no browser
+  // can choose the address it is counted as. Without one, the API counts this server.
+  const address = clientAddress(request.headers);
+  if (address !== null) headers.set("X-Forwarded-For", address);
   // Every create carries a key: the client's, unchanged, so that its own retries replay the first
   // answer; otherwise a fresh one, so that the 401 retry below can never create a second task.
   if (request.method === "POST" && target.kind === "collection" && !headers.has("idempotency-key")) {
@@ -107,12 +112,30 @@ function responseHeaders(upstream: Response, userPrefix: string, requestId: stri
   return headers;
 }
 
-/** The signed session cookie, under the name Better Auth itself reads it. */
-async function sessionCookie(headers: Headers): Promise<string | null> {
+/** How many cookies in a Cookie header are named `name`, split the way both parsers below split it. */
+function cookiesNamed(header: string, name: string): number {
+  let count = 0;
+  for (const pair of header.split(";")) {
+    const equals = pair.indexOf("=");
+    if (equals !== -1 && pair.slice(0, equals).trim() === name) count += 1;
+  }
+  return count;
+}
+
+/**
+ * The signed session cookie, under the name Better Auth itself reads it; "duplicate" when the
+ * request carries more than one. Of two cookies with that name, Better Auth's own lookups
+ * (`getSession`, `getToken`) use the first (better-call's parseCookies), and `parseCookies` from
+ * better-auth/cookies returns the last: the proxy would cache one session's answers under the
+ * other's cookie, so such a request is refused rather than guessed at.
+ */
+async function sessionCookie(headers: Headers): Promise<string | null | "duplicate"> {
   const header = headers.get("cookie");
   if (header === null) return null;
   const { authCookies } = await auth.$context;
-  return parseCookies(header).get(authCookies.sessionToken.name) ?? null;
+  const name = authCookies.sessionToken.name;
+  if (cookiesNamed(header, name) > 1) return "duplicate";
+  return parseCookies(header).get(name) ?? null;
 }
 
 /** Better Auth's own lookup (a database round trip), remembered for the cookie; "failed" when it threw. */
@@ -173,6 +196,7 @@ export async function proxyTaskRequest(request: Request, target: TaskTarget, que
     const started = performance.now();
     const outcome = await forward(request, target, requestId, query);
     outcome.response.headers.set("X-Request-ID", requestId);
+    addTransportSecurity(outcome.response.headers);
     logEvent("proxy.forwarded", {
       reason: outcome.reason,
       sub: outcome.sub,
@@ -194,6 +218,16 @@ interface Outcome {
 
 async function forward(request: Request, target: TaskTarget, requestId: string, query?: URLSearchParams): Promise<Outcome> {
   const route = routeOf(target);
+  // First of all: which session a request with two session cookies means is not decided here.
+  const cookie = await sessionCookie(request.headers);
+  if (cookie === "duplicate") {
+    audit("proxy.duplicate_session_cookie", { reason: "duplicate_session_cookie", route, status: 400 }, "warning");
+    return {
+      response: errorResponse(400, "More than one session cookie", "duplicate_session_cookie"),
+      reason: "duplicate_session_cookie",
+      sub: null,
+    };
+  }
   const csrf = crossSiteStateChange(request);
   if (csrf !== null) {
     audit("proxy.csrf_refused", { reason: csrf, route, status: 403 }, "warning");
@@ -207,7 +241,6 @@ async function forward(request: Request, target: TaskTarget, requestId: string, 
     audit("proxy.auth_unavailable", { reason: "session_lookup_failed", route, status: 503 }, "warning");
     return { response: unavailable("Sign-in service unavailable", "auth_unavailable"), reason: "auth_unavailable", sub: null };
   };
-  const cookie = await sessionCookie(request.headers);
   const session = (cookie === null ? null : cachedSession(cookie)) ?? (await lookUpSession(request.headers, cookie));
   if (session === null || session === "failed") return noSession(session);
   const { sub, sessionId } = session;

@@ -39,6 +39,23 @@ export function trustedOrigins(): string[] {
   return [...new Set([appOrigin(), ...extra])];
 }
 
+/** True when the app's public URL (BETTER_AUTH_URL) is https: HSTS and Secure cookies then apply. */
+export function servedOverHttps(): boolean {
+  return appOrigin().startsWith("https:");
+}
+
+/**
+ * TRUSTED_PROXIES (the back end's name too): comma-separated addresses or networks (`10.0.0.5`,
+ * `10.0.0.0/24`, `::1`) of the hops in front of Next.js whose X-Forwarded-For is believed.
+ * Default: none. Checked at start-up (startup-check.ts); a malformed entry stops the server.
+ */
+export function trustedProxies(): string[] {
+  return (env("TRUSTED_PROXIES") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}
+
 /** Where the BFF proxy finds FastAPI, without a trailing slash. */
 export function apiBaseURL(): string {
   const url = env("API_URL") ?? `http://127.0.0.1:${env("API_PORT") ?? DEFAULT_API_PORT}`;

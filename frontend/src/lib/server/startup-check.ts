@@ -1,11 +1,13 @@
 /** Settings checked once at start-up (instrumentation.ts), so that a bad one stops the server. */
 
+import { trustedHops } from "@/lib/server/client-address";
 import { jwtPluginOptions } from "@/lib/server/jwt-plugin";
 
-/** Builds the JWT plugin's options; on a bad JWT_* setting, exits with a message naming it. */
+/** Builds the JWT plugin's options and reads TRUSTED_PROXIES; on a bad setting, exits with a message naming it. */
 export function checkSettingsOrExit(): void {
   try {
     jwtPluginOptions();
+    trustedHops();
   } catch (error) {
     // Next.js only logs a failed register() and keeps listening, answering 500 to every request:
     // a server that cannot sign tokens must not look as if it were up.
