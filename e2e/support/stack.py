@@ -19,10 +19,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from tandem_stack.api import uvicorn_args
 from tandem_stack.config import StackConfig
+from tandem_stack.database import DatabaseUrls, api_env
 from tandem_stack.errors import ChildFailed
 from tandem_stack.paths import RepoPaths
-from tandem_stack.postgres import EmbeddedPostgres
+from tandem_stack.postgres import APP_ROLE, EmbeddedPostgres
 from tandem_stack.processes import Child
 from tandem_stack.supervisor import STOP_SIGNALS, Supervisor
 from tandem_stack.throwaway import free_port, throwaway_postgres
@@ -231,10 +233,15 @@ class Stack:
     pair, a pair for the other JWKS algorithms, more Next.js servers on the same database,
     and restarts with other settings."""
 
-    def __init__(self, launcher: Launcher, postgres: EmbeddedPostgres, database_url: str) -> None:
+    def __init__(
+        self, launcher: Launcher, postgres: EmbeddedPostgres, database: DatabaseUrls
+    ) -> None:
         self._launcher = launcher
         self._postgres = postgres
-        self.database_url = database_url
+        # As under `make run`: Next.js and the migrations use the schema owner's URL
+        # (database_url), and the API logs in as tandem_app.
+        self._database = database
+        self.database_url = database.owner
         self.auth_secret = secrets.token_urlsafe(32)
         sensitive.remember("BETTER_AUTH_SECRET", self.auth_secret)
         self._hs256: Pair | None = None
@@ -303,19 +310,9 @@ class Stack:
         self._launcher.serve(
             _Service(
                 name=f"api{suffix}",
-                argv=tuple(
-                    _backend_command(
-                        "uvicorn",
-                        "tandem.main:create_app",
-                        "--factory",
-                        "--host",
-                        HOST,
-                        "--port",
-                        str(api_port),
-                    )
-                ),
+                argv=tuple(_backend_command(*uvicorn_args(api_port))),
                 cwd=BACKEND,
-                env=env,
+                env=api_env(env, self._database),
                 # /ready rather than /health: the database and the signing keys are usable.
                 ready_url=f"{config.api_url}/ready",
                 timeout=_API_READY_TIMEOUT,
@@ -424,10 +421,15 @@ def running_stack() -> Iterator[Stack]:
         # Callbacks run last-registered first: the children stop before their logs close.
         cleanup.callback(supervisor.shutdown)
         _build_web(launcher)
-        password = secrets.token_urlsafe(24)
+        password, app_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         sensitive.remember("database password", password)
-        postgres.ensure_database(OWNER, password, DATABASE)
+        sensitive.remember("the API's database password", app_password)
+        # As the stack does: the superuser makes the API's login before the migrations run.
+        postgres.ensure_database(OWNER, password, DATABASE, app_password=app_password)
         database_url = postgres.url(OWNER, password, DATABASE)
+        database = DatabaseUrls(
+            owner=database_url, api=postgres.url(APP_ROLE, app_password, DATABASE)
+        )
         launcher.run(
             "migrate",
             _backend_command("alembic", "-c", str(BACKEND / "alembic.ini"), "upgrade", "head"),
@@ -435,4 +437,4 @@ def running_stack() -> Iterator[Stack]:
             env=_base_env() | {"DATABASE_URL": database_url},
             timeout=_TASK_TIMEOUT,
         )
-        yield Stack(launcher, postgres, database_url)
+        yield Stack(launcher, postgres, database)

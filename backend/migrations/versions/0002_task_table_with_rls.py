@@ -21,6 +21,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 APP_ROLE = "tandem_app"
+# The role an operator makes when the migration may not (docs/operations.md).
+APP_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
 CURRENT_USER_ID = "nullif(current_setting('app.user_id', true), '')"
 
 
@@ -52,20 +54,45 @@ def upgrade() -> None:
     op.create_index("task_user_updated_idx", "task", ["user_id", "updated_at", "id"])
     op.create_index("task_user_title_idx", "task", ["user_id", "title", "id"])
 
+    # The role is cluster-wide. Where it already exists (the stack's embedded cluster makes
+    # it as superuser; an operator makes it for their own server, docs/operations.md), the
+    # migration only grants it privileges, so the owner needs no CREATEROLE: on PostgreSQL
+    # 15 that attribute is nearly superuser. Only where it is missing does the migration
+    # try to create it, and it fails with what to do if the owner may not.
     op.execute(
         f"""
         DO $$
         BEGIN
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-                CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+                BEGIN
+                    CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+                EXCEPTION WHEN insufficient_privilege THEN
+                    RAISE EXCEPTION 'the role {APP_ROLE} does not exist, and % may not create it',
+                        current_user
+                    USING HINT = format(
+                        'As a superuser, run: CREATE ROLE {APP_ROLE} {APP_ROLE_ATTRIBUTES} '
+                        'PASSWORD <its own password>; GRANT {APP_ROLE} TO %I; '
+                        'then migrate again (docs/operations.md)',
+                        current_user);
+                END;
+            END IF;
+            -- The owner switches to the app role per transaction (SET LOCAL ROLE) when the
+            -- API has no login of its own, so it must be a member.
+            IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
+                BEGIN
+                    EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+                EXCEPTION WHEN insufficient_privilege THEN
+                    RAISE EXCEPTION '% is not a member of the role {APP_ROLE}, and may not join it',
+                        current_user
+                    USING HINT = format(
+                        'As a superuser, run: GRANT {APP_ROLE} TO %I; then migrate again '
+                        '(docs/operations.md)', current_user);
+                END;
             END IF;
         END
         $$
         """
     )
-    # The owner switches to the app role per transaction (SET LOCAL ROLE) when
-    # the API has no login of its own, so it must be a member.
-    op.execute(f"GRANT {APP_ROLE} TO CURRENT_USER")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON task TO {APP_ROLE}")
     op.execute(f'GRANT SELECT (id) ON "user" TO {APP_ROLE}')

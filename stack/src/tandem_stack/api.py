@@ -15,15 +15,20 @@ APP = "tandem.main:create_app"
 log = logging.getLogger(__name__)
 
 
-def uvicorn_args(port: int, *, app: str = APP) -> list[str]:
-    """How the API is served: by the runner, and by the benchmarks, which measure it as run."""
+def uvicorn_args(
+    port: int, *, app: str = APP, graceful_shutdown_seconds: int = GRACEFUL_SHUTDOWN_SECONDS
+) -> list[str]:
+    """How the API is served: by the runner, the tests and the benchmarks, as it runs."""
     return [
         "uvicorn", app, "--factory", "--host", LOCALHOST, "--port", str(port),
         # On SIGTERM, in-flight requests get this long to finish before the pool closes.
-        "--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS),
+        "--timeout-graceful-shutdown", str(graceful_shutdown_seconds),
         # Our JSON logs record every authentication result; uvicorn's access log would
         # add an unstructured line per request.
         "--no-access-log",
+        # One mechanism for forwarded addresses, the API's own TRUSTED_PROXIES: uvicorn's
+        # would otherwise believe X-Forwarded-For from 127.0.0.1 before ours ever ran.
+        "--no-proxy-headers",
     ]  # fmt: skip
 
 

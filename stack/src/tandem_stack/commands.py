@@ -4,7 +4,7 @@ import logging
 
 from tandem_stack.api import start_api
 from tandem_stack.config import StackConfig
-from tandem_stack.database import prepare_database, redact
+from tandem_stack.database import DatabaseUrls, api_env, prepare_database, redact
 from tandem_stack.migrations import run_migrations
 from tandem_stack.supervisor import Supervisor
 from tandem_stack.web import prepare_web, start_web
@@ -12,19 +12,21 @@ from tandem_stack.web import prepare_web, start_web
 log = logging.getLogger(__name__)
 
 
-def _database(config: StackConfig, supervisor: Supervisor) -> str:
-    database_url = prepare_database(config, supervisor)
-    run_migrations(config, supervisor, database_url=database_url)
-    return database_url
+def _database(config: StackConfig, supervisor: Supervisor) -> DatabaseUrls:
+    database = prepare_database(config, supervisor)
+    run_migrations(config, supervisor, database_url=database.owner)
+    return database
 
 
 def db(config: StackConfig, supervisor: Supervisor) -> None:
     """Prepare and migrate the database, then keep the embedded cluster up until Ctrl-C."""
-    database_url = _database(config, supervisor)
+    database = _database(config, supervisor)
     if config.external_database_url:
         log.info("the database is ready; nothing else to keep running")
         return
-    log.info("database ready: %s", redact(database_url))
+    log.info("database ready: %s", redact(database.owner))
+    if database.api is not None:
+        log.info("  the API's login: %s", redact(database.api))
     log.info(
         "  superuser: psql -h %s -p %d -U postgres",
         config.paths.postgres_data,
@@ -36,23 +38,24 @@ def db(config: StackConfig, supervisor: Supervisor) -> None:
 
 def api(config: StackConfig, supervisor: Supervisor, *, reload: bool) -> None:
     """The database and FastAPI."""
-    database_url = _database(config, supervisor)
-    env = config.child_env(database_url=database_url)
-    started = start_api(config, supervisor, env=env, reload=reload)
-    _banner(config, database_url, web=False, api=started)
+    database = _database(config, supervisor)
+    env = config.child_env(database_url=database.owner)
+    started = start_api(config, supervisor, env=api_env(env, database), reload=reload)
+    _banner(config, database.owner, web=False, api=started)
     supervisor.watch()
 
 
 def run(config: StackConfig, supervisor: Supervisor, *, dev: bool, rebuild: bool = False) -> None:
     """The whole stack: database, FastAPI and Next.js (production build, or `next dev`)."""
-    database_url = _database(config, supervisor)
-    env = config.child_env(database_url=database_url)
+    database = _database(config, supervisor)
+    env = config.child_env(database_url=database.owner)
     has_web = prepare_web(config, supervisor, env=env, dev=dev, rebuild=rebuild)
     # The web app first: the API loads its signing keys from the web app's JWKS at startup.
     if has_web:
         start_web(config, supervisor, env=env, dev=dev)
-    has_api = start_api(config, supervisor, env=env, reload=dev)
-    _banner(config, database_url, web=has_web, api=has_api)
+    # The API logs in as tandem_app; the owner's URL reaches only Next.js and the migrations.
+    has_api = start_api(config, supervisor, env=api_env(env, database), reload=dev)
+    _banner(config, database.owner, web=has_web, api=has_api)
     supervisor.watch()
 
 

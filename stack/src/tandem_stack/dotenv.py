@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -81,12 +82,34 @@ def load_dotenv(path: Path, environ: MutableMapping[str, str] | None = None) -> 
     return loaded
 
 
+def restrict_to_owner(path: Path) -> None:
+    """Take group's and others' permissions off `path` (0644 becomes 0600), if it exists.
+
+    `.env` holds secrets: the generated BETTER_AUTH_SECRET, and whatever the operator
+    added. A file made by an older runner or by hand may be readable by everyone.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if not mode & 0o077:
+        return
+    try:
+        path.chmod(mode & 0o700)
+    except PermissionError:
+        log.warning("%s is mode %04o and not ours to change; make it 0600", path, mode)
+        return
+    log.info("%s was mode %04o; it is now %04o", path, mode, mode & 0o700)
+
+
 def ensure_auth_secret(path: Path, environ: MutableMapping[str, str] | None = None) -> bool:
     """Append a generated BETTER_AUTH_SECRET to `.env` unless it or the environment has one.
 
-    Returns True when a secret was generated. A new `.env` is created with mode 0600.
+    Returns True when a secret was generated. A new `.env` is created with mode 0600, and
+    an existing one loses any permission for group and others.
     """
     env = os.environ if environ is None else environ
+    restrict_to_owner(path)
     existing = path.read_text(encoding="utf-8") if path.is_file() else ""
     if env.get(SECRET_NAME) or parse_dotenv(existing, source=str(path)).get(SECRET_NAME):
         return False

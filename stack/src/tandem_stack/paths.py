@@ -47,6 +47,11 @@ class RepoPaths:
         return self.data / "postgres-owner-password"
 
     @property
+    def app_password(self) -> Path:
+        """The password of `tandem_app`, the API's own login."""
+        return self.data / "postgres-app-password"
+
+    @property
     def run_dir(self) -> Path:
         """PID files of the runner and its children."""
         return self.data / "run"

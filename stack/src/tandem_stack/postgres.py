@@ -28,18 +28,45 @@ from tandem_stack.service_user import ServiceUser, service_user
 StopMode = Literal["fast", "immediate"]
 
 SUPERUSER = "postgres"
+APP_ROLE = "tandem_app"
+"""The API's least-privilege role (DESIGN.md section 2, "database")."""
 HOST = "127.0.0.1"
 CONF_NAME = "tandem.conf"
 _LOG_ROTATE_BYTES = 10 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
+# The owner gets no power over roles: on PostgreSQL 15, CREATEROLE is nearly superuser
+# (it may grant itself any non-superuser role, pg_read_server_files and
+# pg_execute_server_program included). A stack before security pass 2 gave the owner
+# CREATEROLE; the ALTER takes it away again on the next start.
+#
+# The app role is made here, by the superuser, before the migrations run, which then only
+# grant it privileges on the owner's tables. It logs in with its own password, or not at
+# all (an empty `app_verifier`). The owner is a member of it, for the API's SET LOCAL ROLE
+# when it has only the owner's URL; the app role is never a member of the owner.
 _ENSURE_DATABASE_SQL = """
 SELECT format('CREATE ROLE %I', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'owner') \\gexec
-SELECT format('ALTER ROLE %I WITH LOGIN CREATEROLE PASSWORD %L', :'owner', :'verifier') \\gexec
+SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD %L',
+              :'owner', :'verifier') \\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'owner')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database') \\gexec
+SELECT format('CREATE ROLE %I', :'app_role')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_role') \\gexec
+SELECT format('ALTER ROLE %I WITH %s PASSWORD %s NOSUPERUSER NOBYPASSRLS NOCREATEDB '
+              'NOCREATEROLE NOINHERIT NOREPLICATION',
+              :'app_role',
+              CASE WHEN :'app_verifier' = '' THEN 'NOLOGIN' ELSE 'LOGIN' END,
+              CASE WHEN :'app_verifier' = '' THEN 'NULL' ELSE quote_literal(:'app_verifier') END)
+ \\gexec
+SELECT format('REVOKE %I FROM %I', :'owner', :'app_role')
+  FROM pg_auth_members
+ WHERE roleid = to_regrole(:'owner') AND member = to_regrole(:'app_role') \\gexec
+SELECT format('GRANT %I TO %I', :'app_role', :'owner')
+ WHERE NOT EXISTS (SELECT FROM pg_auth_members
+                    WHERE roleid = to_regrole(:'app_role')
+                      AND member = to_regrole(:'owner')) \\gexec
 """
 
 
@@ -255,14 +282,32 @@ class EmbeddedPostgres:
             raise PostgresError(f"psql failed: {result.stderr.strip()}")
         return result.stdout
 
-    def ensure_database(self, owner: str, password: str, database: str) -> None:
-        """Make `owner` a LOGIN CREATEROLE role with `password`, owning `database`.
+    def ensure_database(
+        self,
+        owner: str,
+        password: str,
+        database: str,
+        *,
+        app_role: str = APP_ROLE,
+        app_password: str | None = None,
+    ) -> None:
+        """Make `owner` a LOGIN role with `password` that cannot create roles, owning
+        `database`; and make `app_role`, the API's least-privilege role, with `owner` a
+        member of it.
 
-        Idempotent: an existing role gets the password again, an existing database is
-        kept. Only a SCRAM verifier of the password leaves this process.
+        `app_role` logs in with `app_password`, or not at all when it is None. It is
+        NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT and not a member of
+        `owner`. Idempotent: existing roles get their attributes and passwords again (an
+        owner's CREATEROLE is taken away), an existing database is kept. Only SCRAM
+        verifiers of the passwords leave this process.
         """
-        verifier = scram_sha256_verifier(password)
-        variables = {"owner": owner, "database": database, "verifier": verifier}
+        variables = {
+            "owner": owner,
+            "database": database,
+            "verifier": scram_sha256_verifier(password),
+            "app_role": app_role,
+            "app_verifier": "" if app_password is None else scram_sha256_verifier(app_password),
+        }
         self.run_sql(_ENSURE_DATABASE_SQL, variables=variables)
 
     # -- URLs -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Throwaway PostgreSQL clusters for test suites: fresh, fast, and gone afterwards.
 
     with throwaway_postgres() as pg:
-        pg.ensure_database("tandem", "secret", "tandem")
+        pg.ensure_database("tandem", "secret", "tandem")   # the owner, and tandem_app
         url = pg.url("tandem", "secret", "tandem")
         pg.stop("immediate"); pg.start()   # simulate a crash and recover
 
