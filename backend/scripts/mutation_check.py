@@ -3,8 +3,8 @@
 Run from ``backend/``: ``uv run python scripts/mutation_check.py [NAME ...]``
 (``make mutation`` does). Each mutation replaces one exact snippet of the
 source with a version that skips the check. It is applied to a temporary
-copy of the back end and of tandem-auth, never to these files; the copy's
-tests run with this interpreter and both copies' ``src`` on ``PYTHONPATH``,
+copy of the back end, tandem-auth and the stack, never to these files; the copy's
+tests run with this interpreter and every copy's ``src`` on ``PYTHONPATH``,
 so the copy is what they import (checked before anything runs). A mutation
 is *killed* when at least one of its tests fails, and *survives* when they
 all pass. The script prints a table
@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Copied, relative to the repository root; the tests run from the back end's copy.
-COPIED = ("backend", "packages/tandem-auth")
+COPIED = ("backend", "packages/tandem-auth", "stack")
 COPY_IGNORE = shutil.ignore_patterns(
     ".venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"
 )
@@ -45,6 +45,9 @@ LIVE_SESSIONS = f"{AUTH}/postgres/live_sessions.py"
 SESSION_CHECK = f"{AUTH}/postgres/check.py"
 KEY_KINDS = f"{AUTH}/algorithms.py"
 APP = "backend/src/tandem"
+STACK = "stack/src/tandem_stack"
+EMBEDDED = "tests/db/test_embedded_stack.py"
+MIGRATION_0002 = "backend/migrations/versions/0002_task_table_with_rls.py"
 DB = f"{APP}/db.py"
 GUARD = f"{APP}/rls_guard.py"
 
@@ -243,13 +246,6 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
         (FORGERY, "-k", "not_ed25519_signing_keys"),
     ),
     Mutation(
-        "JWK of another kty trusted",
-        KEY_KINDS,
-        'jwk.get("kty") != kind.kty',
-        "False",
-        (FORGERY, "-k", "not_ed25519_signing_keys"),
-    ),
-    Mutation(
         "JWK of another crv trusted",
         KEY_KINDS,
         'or (kind.crv is not None and jwk.get("crv") != kind.crv)',
@@ -360,7 +356,7 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "revocation skipped",
         DB,
-        "            if context.live_until is None:\n                raise RevokedSession()",
+        '            if context["live_until"] is None:\n                raise RevokedSession()',
         "            if False:\n                raise RevokedSession()",
         (CLAIMS, "-k", "signed_out or deleted_user"),
     ),
@@ -374,23 +370,23 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "session of another user accepted",
         DB,
-        'WHERE id = :sid AND "userId" = :sub AND "expiresAt" > now())',
-        'WHERE id = :sid AND "expiresAt" > now())',
+        'WHERE id = $2 AND "userId" = $1 AND "expiresAt" > now())',
+        'WHERE id = $2 AND "expiresAt" > now())',
         (CLAIMS, "-k", "sid_of_another_user"),
     ),
     Mutation(
         "expired session accepted",
         DB,
-        'WHERE id = :sid AND "userId" = :sub AND "expiresAt" > now())',
-        'WHERE id = :sid AND "userId" = :sub)',
+        'WHERE id = $2 AND "userId" = $1 AND "expiresAt" > now())',
+        'WHERE id = $2 AND "userId" = $1)',
         (CLAIMS, "-k", "expired_session"),
     ),
     Mutation(
         "user context set for the session, not the transaction",
         DB,
-        "       set_config('app.user_id', :sub, true),",
+        "       set_config('app.user_id', $1, true),",
         # The same call with is_local flipped to false (session-wide), spelled as a swap.
-        "       set_config('app.user_id', :sub, true),".replace("true", "false"),
+        "       set_config('app.user_id', $1, true),".replace("true", "false"),
         (RLS, "-k", "pool_of_one or failed_transaction"),
     ),
     Mutation(
@@ -403,7 +399,7 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "no RLS guard at startup",
         f"{APP}/main.py",
-        "                await check_row_level_security(session)",
+        "                await check_row_level_security(connection)",
         "                pass",
         (RLS_GUARD, "-k", "refuses"),
     ),
@@ -471,10 +467,9 @@ EXTRA: tuple[Mutation, ...] = (
     Mutation(
         "delete answers 204 but keeps the row (fuzz only)",
         f"{APP}/tasks/service.py",
-        "        delete(TaskRow)\n"
-        "        .where(*_owned(user_id, task_id), *_version_in(if_match))\n"
-        "        .returning(TaskRow.id)\n",
-        "        select(TaskRow.id).where(*_owned(user_id, task_id), *_version_in(if_match))\n",
+        "        delete(_TASK)"
+        ".where(*_owned(), *_version_matches(checked)).returning(_TASK.c.id)\n",
+        "        select(_TASK.c.id).where(*_owned(), *_version_matches(checked))\n",
         (FUZZ, "-k", "stateful"),
     ),
     Mutation(
@@ -489,31 +484,103 @@ EXTRA: tuple[Mutation, ...] = (
         "per-user count before the session check (task routes)",
         f"{APP}/deps.py",
         "    with _logging_revocation(principal, request):\n"
-        "        async with database(request).user_transaction(principal) as session:\n"
+        "        async with database(request).user_transaction(principal) as connection:\n"
         "            await _count_user(principal, request)\n",
         "    await _count_user(principal, request)\n"
         "    with _logging_revocation(principal, request):\n"
-        "        async with database(request).user_transaction(principal) as session:\n",
+        "        async with database(request).user_transaction(principal) as connection:\n",
         ("tests/test_rate_limit.py", "-k", "revoked and tasks"),
+    ),
+    Mutation(
+        "RLS guard accepts a superuser or BYPASSRLS login role",
+        GUARD,
+        "    if login_superuser or login_bypasses_rls:",
+        "    if False:",
+        (RLS_GUARD, "-k", "login_role_behind_the_role_switch"),
+    ),
+    Mutation(
+        "migration 0002 grants the app role to an owner that is already its member",
+        MIGRATION_0002,
+        "IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN",
+        "IF true THEN",
+        ("tests/db/test_migrations.py", "-k", "without_the_app_role"),
+    ),
+    Mutation(
+        "migration 0002 gives no clear message when it may not create the app role",
+        MIGRATION_0002,
+        "                EXCEPTION WHEN insufficient_privilege THEN\n"
+        "                    RAISE EXCEPTION 'the role {APP_ROLE} does not exist",
+        "                EXCEPTION WHEN division_by_zero THEN\n"
+        "                    RAISE EXCEPTION 'the role {APP_ROLE} does not exist",
+        ("tests/db/test_migrations.py", "-k", "without_the_app_role"),
+    ),
+    Mutation(
+        "the embedded cluster's owner keeps CREATEROLE",
+        f"{STACK}/postgres.py",
+        "WITH LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD %L",
+        "WITH LOGIN CREATEROLE PASSWORD %L",
+        (EMBEDDED, "-k", "owner"),
+    ),
+    Mutation(
+        "an older stack's owner is not stripped of CREATEROLE",
+        f"{STACK}/postgres.py",
+        "WITH LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD %L",
+        "WITH LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD %L",
+        (EMBEDDED, "-k", "older_stack"),
+    ),
+    Mutation(
+        "the embedded tandem_app cannot log in",
+        f"{STACK}/postgres.py",
+        "CASE WHEN :'app_verifier' = '' THEN 'NOLOGIN' ELSE 'LOGIN' END",
+        "'NOLOGIN'",
+        (EMBEDDED, "-k", "app_role_is_a_login or logs_in_with_its_own_password"),
+    ),
+    Mutation(
+        "make api gives the API the owner's URL",
+        f"{STACK}/commands.py",
+        "started = start_api(config, supervisor, env=api_env(env, database), reload=reload)",
+        "started = start_api(config, supervisor, env=env, reload=reload)",
+        (EMBEDDED, "-k", "api_logs_in_as_the_app_role"),
+    ),
+    Mutation(
+        "make run and make dev give the API the owner's URL",
+        f"{STACK}/commands.py",
+        "has_api = start_api(config, supervisor, env=api_env(env, database), reload=dev)",
+        "has_api = start_api(config, supervisor, env=env, reload=dev)",
+        (EMBEDDED, "-k", "make_run_and_dev"),
+    ),
+    Mutation(
+        "an existing .env keeps its permissions",
+        f"{STACK}/dotenv.py",
+        "    restrict_to_owner(path)\n",
+        "",
+        (EMBEDDED, "-k", "env_file"),
+    ),
+    Mutation(
+        "uvicorn's proxy headers on",
+        f"{STACK}/api.py",
+        '        "--no-proxy-headers",\n',
+        "",
+        ("tests/test_rate_limit.py", "-k", "served_api_trusts_no_forwarded_for"),
     ),
     Mutation(
         "/ready probes the database on every call",
         f"{APP}/health.py",
         "if time.monotonic() - self._answered_at >= self._interval:",
         "if True:",
-        ("tests/test_health.py", "-k", "flood"),
+        ("tests/test_health.py", "-k", "at_most_once_a_second"),
     ),
     Mutation(
-        "bound values shown in database errors",
-        DB,
-        "hide_parameters=True,",
-        "hide_parameters=False,",
-        ("tests/db/test_database_faults.py", "-k", "hides_bound_values"),
+        "a database error's message logged",
+        f"{APP}/errors.py",
+        '            "stack": "".join(traceback.format_tb(error.__traceback__)),\n',
+        '            "stack": "".join(traceback.format_exception(error)),\n',
+        ("tests/db/test_database_faults.py", "-k", "does_not_quote"),
     ),
     Mutation(
         "a deleted task's stored response kept",
         f"{APP}/tasks/router.py",
-        "    await idempotency.forget_task(session, user_id=user_id, task_id=str(task_id))\n",
+        "    await idempotency.forget_task(connection, user_id=user_id, task_id=str(task_id))\n",
         "",
         ("tests/reliability/test_idempotency.py", "-k", "drops_its_stored_body"),
     ),
@@ -536,6 +603,9 @@ MUTATIONS = VERIFIER_AND_DATABASE + EXTRA
 
 # Left out, with the check that makes each one unobservable when switched off alone.
 REDUNDANT_BY_DESIGN = {
+    "a JWK's kty": "the configured algorithm's own PyJWT loader (OKP, EC or RSA) refuses a "
+    "JWK of another kty; the explicit check stays as the first lock (switching the curve "
+    "check off instead is killed above, by a real Ed448 key)",
     "PyJWT's algorithms=[configured]": "token_shape pins alg before PyJWT runs; the list is the "
     "second lock (switching the header check off instead is killed above)",
     "JWKS declared Content-Length cap": "an early exit: the streaming cap refuses the same body "
@@ -572,7 +642,7 @@ def environment(copy: Path) -> dict[str, str]:
 
 def assert_copy_is_imported(copy: Path) -> None:
     """Both the package and the tests must come from the copy, or nothing here means anything."""
-    modules = ("tandem_auth.verifier", "tandem.db", "tests.conftest")
+    modules = ("tandem_auth.verifier", "tandem.db", "tandem_stack.postgres", "tests.conftest")
     probe = f"import {', '.join(modules)}; " + "; ".join(f"print({m}.__file__)" for m in modules)
     result = subprocess.run(  # noqa: S603  # this interpreter, fixed arguments
         [sys.executable, "-c", probe],
@@ -603,6 +673,11 @@ def run_tests(copy: Path, arguments: tuple[str, ...]) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+def _last_error(output: str) -> str:
+    errors = re.findall(r"^ERROR (.+?)(?: - .*)?$", output, re.MULTILINE)
+    return f"set-up error in {errors[-1]}" if errors else "pytest exited 1 without a FAILED test"
+
+
 def first_failure(output: str) -> str:
     match = re.search(r"^FAILED (.+?)(?: - .*)?$", output, re.MULTILINE)
     return match.group(1) if match else "(no FAILED line)"
@@ -629,8 +704,10 @@ def check(copy: Path, mutation: Mutation) -> Outcome:
     finally:
         (copy / mutation.path).write_text(original, encoding="utf-8")
     seconds = time.monotonic() - started
-    if code == 1:
+    if code == 1 and re.search(r"^FAILED ", output, re.MULTILINE):
         return Outcome(mutation, "killed", first_failure(output), seconds)
+    if code == 1:  # errors in set-up or teardown, not an assertion: it proves nothing
+        return Outcome(mutation, "ERROR", _last_error(output), seconds)
     if code == 0:
         return Outcome(mutation, "SURVIVED", "every selected test passed", seconds)
     tail = output.strip().splitlines()[-1:] or ["no output"]

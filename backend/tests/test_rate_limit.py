@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tandem.rate_limit import client_address, parse_trusted_proxies
 from tests.conftest import MakeUser, User, make_settings
+from tests.support.api_server import running_api
 from tests.support.apps import serving
 from tests.support.database import MigratedDatabase
 from tests.support.jwks_server import JWKSServer
@@ -172,3 +175,25 @@ def test_trusted_proxies_accept_addresses_and_networks() -> None:
         ipaddress.ip_network("127.0.0.1/32"),
         ipaddress.ip_network("10.0.0.0/8"),
     )
+
+
+async def test_the_served_api_trusts_no_forwarded_for_unless_told(
+    database: MigratedDatabase, jwks: JWKSServer, tmp_path: Path
+) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 by default, before the API's own
+    TRUSTED_PROXIES runs; served as the stack serves it, only TRUSTED_PROXIES decides."""
+    async with (
+        running_api(
+            database_url=database.owner_url,
+            jwks_url=jwks.url,
+            log_path=tmp_path / "api.log",
+            env={"RATE_LIMIT_API": f"{LIMIT}/minute", "TRUSTED_PROXIES": ""},
+        ) as api,
+        httpx.AsyncClient(base_url=api.url) as http,
+    ):
+        statuses = [
+            (await http.get("/api/me", headers=_from(f"10.5.0.{n}"))).status_code
+            for n in range(1, LIMIT + 2)
+        ]
+    # Every claimed address is the same peer, 127.0.0.1, whose budget runs out.
+    assert statuses == [401] * LIMIT + [429]

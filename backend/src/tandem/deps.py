@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from tandem_auth import Principal, RevokedSession, TokenVerifier
 from tandem_auth.fastapi import BearerAuth, log_auth_event, require_user
 from tandem_auth.postgres import PostgresSessionCheck
@@ -56,7 +56,7 @@ bearer = BearerAuth(_verifier, realm=REALM)
 
 async def _own_transaction(
     user_id: str, principal: Annotated[Principal, Depends(bearer)], request: Request
-) -> AsyncIterator[AsyncSession]:
+) -> AsyncIterator[asyncpg.Connection]:
     """403 unless the path's user is the caller; then a transaction confined to them.
 
     The caller counts against their rate limit only once the transaction has found
@@ -64,9 +64,9 @@ async def _own_transaction(
     """
     require_user(principal, user_id, request)
     with _logging_revocation(principal, request):
-        async with database(request).user_transaction(principal) as session:
+        async with database(request).user_transaction(principal) as connection:
             await _count_user(principal, request)
-            yield session
+            yield connection
 
 
 class _LiveBearer(BearerAuth):
@@ -85,7 +85,7 @@ class _LiveBearer(BearerAuth):
 
 # scope="function": the transaction commits before the response is sent, so a
 # 2xx always means the write is durable.
-OwnSession = Annotated[AsyncSession, Depends(_own_transaction, scope="function")]
+OwnConnection = Annotated[asyncpg.Connection, Depends(_own_transaction, scope="function")]
 LivePrincipal = Annotated[
     Principal, Depends(_LiveBearer(_verifier, sessions=_sessions, realm=REALM))
 ]

@@ -15,6 +15,7 @@ import logging
 import traceback
 from typing import Any, ClassVar
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -126,7 +127,7 @@ def _our_location(error: Any) -> list[str]:
     return [str(part) for part in loc]
 
 
-async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+async def _database_unavailable(_request: Request, exc: BaseException) -> JSONResponse:
     logger.warning(
         "database unavailable",
         extra={"event": "db.unavailable", "error": type(exc).__name__},
@@ -135,26 +136,37 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """The driver's errors without a class of their own: 503 when a retry can succeed."""
+    """SQLAlchemy's wrapper of a driver error (start-up checks, the purge, the pool)."""
     assert isinstance(exc, DBAPIError)
-    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
-    if (
-        exc.connection_invalidated
-        or sqlstate[:2] in _RETRYABLE_SQLSTATE_CLASSES
-        or sqlstate in _RETRYABLE_SQLSTATES
-    ):
+    if exc.connection_invalidated:
         return await _database_unavailable(request, exc)
-    # The driver's own message may quote a bound value ("invalid input for query argument
-    # $1: '<a task's text>'"), and hide_parameters cannot reach it: log what failed and
-    # where, never the message.
+    return await _driver_error(request, exc.orig or exc, statement=exc.statement)
+
+
+async def _asyncpg_error(request: Request, exc: Exception) -> JSONResponse:
+    """A PostgreSQL error raised on a request's driver connection."""
+    return await _driver_error(request, exc, statement=None)
+
+
+async def _driver_error(
+    request: Request, error: BaseException, *, statement: str | None
+) -> JSONResponse:
+    """503 when a retry can succeed, else a bare 500.
+
+    The driver's own message may quote a bound value ("invalid input for query
+    argument $1: '<a task's text>'"): log what failed and where, never the message.
+    """
+    sqlstate = str(getattr(error, "sqlstate", None) or "")
+    if sqlstate[:2] in _RETRYABLE_SQLSTATE_CLASSES or sqlstate in _RETRYABLE_SQLSTATES:
+        return await _database_unavailable(request, error)
     logger.error(
         "unhandled database error",
         extra={
             "event": "http.unhandled",
-            "error": type(exc.orig).__name__,
+            "error": type(error).__name__,
             "sqlstate": sqlstate or None,
-            "statement": exc.statement,
-            "stack": "".join(traceback.format_tb(exc.__traceback__)),
+            "statement": statement or getattr(error, "query", None),
+            "stack": "".join(traceback.format_tb(error.__traceback__)),
         },
     )
     return error_response(500, "internal_error", "Internal server error")
@@ -179,7 +191,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for db_error in (OperationalError, InterfaceError, PoolTimeoutError, OSError):
-        app.add_exception_handler(db_error, _database_unavailable)
+    for unavailable in (
+        OperationalError,
+        InterfaceError,
+        PoolTimeoutError,
+        OSError,
+        TimeoutError,
+        asyncpg.InterfaceError,
+    ):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _asyncpg_error)
     app.add_exception_handler(Exception, _unexpected)

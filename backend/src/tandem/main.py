@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError
@@ -27,6 +28,14 @@ from tandem.tasks.router import router as tasks_router
 
 logger = logging.getLogger("tandem")
 _DATABASE_WAIT_SECONDS = 30.0
+# What a database that is still starting (or not reachable yet) raises.
+_NOT_YET = (
+    OSError,
+    DBAPIError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
@@ -60,10 +69,10 @@ async def _check_database(database: Database) -> None:
     deadline = asyncio.get_running_loop().time() + _DATABASE_WAIT_SECONDS
     while True:
         try:
-            async with database.app_role_transaction() as session:
-                await check_row_level_security(session)
+            async with database.app_role_transaction() as connection:
+                await check_row_level_security(connection)
             return
-        except (OSError, DBAPIError):
+        except _NOT_YET:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             logger.warning("waiting for the database", extra={"event": "db.waiting"})

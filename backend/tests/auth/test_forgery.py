@@ -305,13 +305,22 @@ def _foreign_jwks() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key()))
     x_public = x25519.X25519PrivateKey.generate().public_key()
     x_raw = x_public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    # EdDSA names Ed448 too: a real Ed448 key would verify "EdDSA" tokens if its crv passed.
+    ed448_key = ed448.Ed448PrivateKey.generate()
+    ed448_jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(ed448_key.public_key()))
     entries = [
         {**rsa_jwk, "kid": "real-rsa", "alg": "RS256", "use": "sig"},
         {**ec_jwk, "kid": "real-ec", "alg": "ES256", "use": "sig"},
         {"kty": "OKP", "crv": "X25519", "x": b64url(x_raw), "kid": "real-x25519"},
         {"kty": "oct", "k": b64url(b"an-hmac-secret-in-the-jwks-0123456789"), "kid": "real-oct"},
+        {**ed448_jwk, "kid": "real-ed448", "alg": "EdDSA", "use": "sig"},
     ]
-    return entries, {"real-rsa": ("RS256", rsa_key), "real-ec": ("ES256", ec_key)}
+    signers = {
+        "real-rsa": ("RS256", rsa_key),
+        "real-ec": ("ES256", ec_key),
+        "real-ed448": ("EdDSA", ed448_key),
+    }
+    return entries, signers
 
 
 async def test_jwks_keys_that_are_not_ed25519_signing_keys_are_never_used(

@@ -9,6 +9,7 @@ and read only ``id``, ``"userId"`` and ``"expiresAt"`` of ``session`` (and
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,10 +17,11 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from tandem_stack.throwaway import throwaway_postgres
 
 from tandem.db import APP_ROLE
 from tandem.db_url import async_driver_url
-from tests.support.database import OWNER, MigratedDatabase, migrate
+from tests.support.database import OWNER, MigratedDatabase, migrate, new_owner_password
 
 BETTER_AUTH_TABLES = {"user", "session", "account", "verification", "jwks", "rateLimit"}
 # Tables whose rows belong to one user; each must force RLS.
@@ -235,3 +237,75 @@ async def test_the_app_role_cannot_read_secrets_even_by_column(
             await connection.execute(text('SELECT id FROM "user"'))
     finally:
         await engine.dispose()
+
+
+async def test_migrates_as_an_owner_that_may_not_create_roles(
+    empty_database: MigratedDatabase, superuser_engine: AsyncEngine
+) -> None:
+    """As the stack prepares a database: the superuser made tandem_app and made the owner
+    its member, and the owner has no CREATEROLE (on PostgreSQL 15 nearly superuser). The
+    migrations then neither need it nor try it."""
+    async with superuser_engine.connect() as connection:
+        may_create_roles = await connection.scalar(
+            text("SELECT rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = :owner"),
+            {"owner": OWNER},
+        )
+    assert may_create_roles is False
+    migrate(empty_database.owner_url)
+    engine = create_async_engine(async_driver_url(empty_database.superuser_url))
+    try:
+        await _assert_isolation_schema(engine)
+    finally:
+        await engine.dispose()
+
+
+def _migration_error(url: str) -> str:
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        migrate(url)
+    return failed.value.stderr.decode(errors="replace")
+
+
+def test_without_the_app_role_the_migrations_make_it_or_say_what_the_operator_must() -> None:
+    """A database the stack does not own, on a cluster without tandem_app."""
+    with throwaway_postgres() as cluster:
+        password = new_owner_password()
+        cluster.run_sql(
+            f"CREATE ROLE {OWNER} LOGIN PASSWORD :'password';"
+            f"CREATE DATABASE made_by_hand OWNER {OWNER};",
+            variables={"password": password},
+        )
+        url = cluster.url(OWNER, password, "made_by_hand")
+
+        # An owner that may not create roles: the migration says what to create.
+        error = _migration_error(url)
+        assert f"the role {APP_ROLE} does not exist, and {OWNER} may not create it" in error
+        assert f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB" in error
+        assert f"GRANT {APP_ROLE} TO {OWNER}" in error
+
+        # The role made, but the owner not its member (and unable to join it).
+        cluster.run_sql(f"CREATE ROLE {APP_ROLE} LOGIN NOINHERIT")
+        error = _migration_error(url)
+        assert f"{OWNER} is not a member of the role {APP_ROLE}, and may not join it" in error
+        assert f"GRANT {APP_ROLE} TO {OWNER}" in error
+
+        cluster.run_sql(f"GRANT {APP_ROLE} TO {OWNER}")
+        migrate(url)
+        tables = cluster.run_sql(
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'task'", database="made_by_hand"
+        )
+        assert tables.strip() == "1"
+
+        # As before: an owner with CREATEROLE gets the role made (NOLOGIN) and joins it.
+        cluster.run_sql(
+            "DROP DATABASE made_by_hand;"
+            f"DROP ROLE {APP_ROLE};"
+            f"ALTER ROLE {OWNER} CREATEROLE;"
+            f"CREATE DATABASE made_by_hand OWNER {OWNER};"
+        )
+        migrate(url)
+        made = cluster.run_sql(
+            "SELECT rolcanlogin, rolsuper, rolbypassrls, rolinherit, "
+            "pg_has_role(:'owner', oid, 'MEMBER') FROM pg_roles WHERE rolname = :'role'",
+            variables={"owner": OWNER, "role": APP_ROLE},
+        )
+        assert made.strip() == "f|f|f|f|t"

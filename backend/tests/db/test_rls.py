@@ -13,10 +13,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tandem.db import APP_ROLE, Database
@@ -50,21 +50,19 @@ async def rows(superuser_engine: AsyncEngine, alice: User, bob: User) -> dict[st
 async def test_a_query_without_a_user_filter_sees_only_the_callers_rows(
     db: Database, alice: User, rows: dict[str, list[uuid.UUID]]
 ) -> None:
-    async with db.user_transaction(principal(alice)) as session:
-        seen = (await session.execute(text("SELECT id, user_id FROM task"))).all()
-        count = await session.scalar(text("SELECT count(*) FROM task"))
+    async with db.user_transaction(principal(alice)) as connection:
+        seen = await connection.fetch("SELECT id, user_id FROM task")
+        count = await connection.fetchval("SELECT count(*) FROM task")
     assert {user_id for _, user_id in seen} == {alice.id}
     assert sorted(task_id for task_id, _ in seen) == sorted(rows[alice.id])
     assert count == 2
 
 
 async def test_the_transaction_really_runs_as_the_app_role(db: Database, alice: User) -> None:
-    async with db.user_transaction(principal(alice)) as session:
-        who = (
-            await session.execute(
-                text("SELECT current_user, session_user, current_setting('app.user_id')")
-            )
-        ).one()
+    async with db.user_transaction(principal(alice)) as connection:
+        who = await connection.fetchrow(
+            "SELECT current_user, session_user, current_setting('app.user_id')"
+        )
     assert tuple(who) == (APP_ROLE, OWNER, alice.id)
 
 
@@ -74,17 +72,18 @@ async def test_no_user_context_sees_no_rows_and_cannot_insert(
     async with superuser_engine.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM task")) >= 4
 
-    async with db.app_role_transaction() as session:
-        assert await session.scalar(text("SELECT current_user")) == APP_ROLE
-        assert await session.scalar(text("SELECT count(*) FROM task")) == 0
+    async with db.app_role_transaction() as connection:
+        assert await connection.fetchval("SELECT current_user") == APP_ROLE
+        assert await connection.fetchval("SELECT count(*) FROM task") == 0
 
-    for insert in (
-        "INSERT INTO task (user_id, title) VALUES (:user_id, 'planted')",
-        "INSERT INTO task (title) VALUES ('planted')",  # user_id defaults to the (empty) context
+    for insert, args in (
+        ("INSERT INTO task (user_id, title) VALUES ($1, 'planted')", (alice.id,)),
+        # user_id defaults to the (empty) context
+        ("INSERT INTO task (title) VALUES ('planted')", ()),
     ):
-        with pytest.raises(DBAPIError):
-            async with db.app_role_transaction() as session:
-                await session.execute(text(insert), {"user_id": alice.id})
+        with pytest.raises(asyncpg.PostgresError):
+            async with db.app_role_transaction() as connection:
+                await connection.execute(insert, *args)
     async with superuser_engine.connect() as connection:
         planted = await connection.scalar(text("SELECT count(*) FROM task WHERE title = 'planted'"))
     assert planted == 0
@@ -93,9 +92,9 @@ async def test_no_user_context_sees_no_rows_and_cannot_insert(
 async def test_an_empty_user_context_counts_as_none(
     db: Database, rows: dict[str, list[uuid.UUID]]
 ) -> None:
-    async with db.app_role_transaction() as session:
-        await session.execute(text("SELECT set_config('app.user_id', '', true)"))
-        assert await session.scalar(text("SELECT count(*) FROM task")) == 0
+    async with db.app_role_transaction() as connection:
+        await connection.execute("SELECT set_config('app.user_id', '', true)")
+        assert await connection.fetchval("SELECT count(*) FROM task") == 0
 
 
 async def test_another_users_rows_cannot_be_updated_or_deleted(
@@ -108,17 +107,14 @@ async def test_another_users_rows_cannot_be_updated_or_deleted(
     bobs = rows[bob.id][0]
     before = await task_row(superuser_engine, bobs)
     attempts = [
-        "UPDATE task SET title = 'taken', completed = true WHERE id = :bobs RETURNING id",
-        "UPDATE task SET title = 'taken' WHERE user_id = :bob RETURNING id",
-        "DELETE FROM task WHERE id = :bobs RETURNING id",
-        "DELETE FROM task WHERE user_id <> :alice RETURNING id",
+        ("UPDATE task SET title = 'taken', completed = true WHERE id = $1 RETURNING id", bobs),
+        ("UPDATE task SET title = 'taken' WHERE user_id = $1 RETURNING id", bob.id),
+        ("DELETE FROM task WHERE id = $1 RETURNING id", bobs),
+        ("DELETE FROM task WHERE user_id <> $1 RETURNING id", alice.id),
     ]
-    async with db.user_transaction(principal(alice)) as session:
-        for statement in attempts:
-            affected = await session.scalars(
-                text(statement), {"bobs": bobs, "bob": bob.id, "alice": alice.id}
-            )
-            assert affected.all() == [], statement
+    async with db.user_transaction(principal(alice)) as connection:
+        for statement, value in attempts:
+            assert await connection.fetch(statement, value) == [], statement
     assert await task_row(superuser_engine, bobs) == before
 
 
@@ -129,18 +125,16 @@ async def test_a_row_for_another_user_is_refused_by_with_check(
     rows: dict[str, list[uuid.UUID]],
     superuser_engine: AsyncEngine,
 ) -> None:
-    with pytest.raises(DBAPIError, match="row-level security"):
-        async with db.user_transaction(principal(alice)) as session:
-            await session.execute(
-                text("INSERT INTO task (user_id, title) VALUES (:bob, 'planted')"), {"bob": bob.id}
+    with pytest.raises(asyncpg.PostgresError, match="row-level security"):
+        async with db.user_transaction(principal(alice)) as connection:
+            await connection.execute(
+                "INSERT INTO task (user_id, title) VALUES ($1, 'planted')", bob.id
             )
     # Nor can Alice hand one of her own rows over to Bob.
     alices = rows[alice.id][0]
-    with pytest.raises(DBAPIError, match="row-level security"):
-        async with db.user_transaction(principal(alice)) as session:
-            await session.execute(
-                text("UPDATE task SET user_id = :bob WHERE id = :id"), {"bob": bob.id, "id": alices}
-            )
+    with pytest.raises(asyncpg.PostgresError, match="row-level security"):
+        async with db.user_transaction(principal(alice)) as connection:
+            await connection.execute("UPDATE task SET user_id = $1 WHERE id = $2", bob.id, alices)
     row = await task_row(superuser_engine, alices)
     assert row is not None
     assert row["user_id"] == alice.id
@@ -154,12 +148,12 @@ async def test_on_a_pool_of_one_the_user_context_does_not_outlive_its_transactio
 ) -> None:
     db = Database(make_settings(database, db_pool_size=1))
     try:
-        async with db.user_transaction(principal(alice)) as session:
-            alice_pid = await session.scalar(text("SELECT pg_backend_pid()"))
-            alice_sees = set(await session.scalars(text("SELECT user_id FROM task")))
-        async with db.user_transaction(principal(bob)) as session:
-            bob_pid = await session.scalar(text("SELECT pg_backend_pid()"))
-            bob_sees = list(await session.scalars(text("SELECT id FROM task")))
+        async with db.user_transaction(principal(alice)) as connection:
+            alice_pid = await connection.fetchval("SELECT pg_backend_pid()")
+            alice_sees = {row[0] for row in await connection.fetch("SELECT user_id FROM task")}
+        async with db.user_transaction(principal(bob)) as connection:
+            bob_pid = await connection.fetchval("SELECT pg_backend_pid()")
+            bob_sees = [row[0] for row in await connection.fetch("SELECT id FROM task")]
         # The same connection, checked out again outside any API transaction.
         async with db.engine.connect() as connection:
             after = (
@@ -189,9 +183,9 @@ async def test_a_failed_transaction_leaves_no_user_context_behind(
         with pytest.raises(RuntimeError):
             async with db.user_transaction(principal(alice)):
                 raise RuntimeError("the request failed")
-        async with db.app_role_transaction() as session:
-            context = await session.scalar(text("SELECT current_setting('app.user_id', true)"))
-            count = await session.scalar(text("SELECT count(*) FROM task"))
+        async with db.app_role_transaction() as connection:
+            context = await connection.fetchval("SELECT current_setting('app.user_id', true)")
+            count = await connection.fetchval("SELECT count(*) FROM task")
     finally:
         await db.close()
     assert context in {None, ""}

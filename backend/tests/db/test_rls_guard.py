@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tandem.config import Settings
@@ -66,6 +65,33 @@ async def test_refuses_a_login_with_bypassrls(
         await _refuses_to_start(
             make_settings(database, api_database_url=url), "superuser or has BYPASSRLS"
         )
+
+
+async def test_refuses_a_superuser_login_role_behind_the_role_switch(
+    database: MigratedDatabase, jwks: JWKSServer
+) -> None:
+    """With only DATABASE_URL the API logs in and switches to tandem_app per transaction:
+    current_user is then harmless, but a superuser login could leave the switch."""
+    settings = make_settings(database, database_url=database.superuser_url, jwks_url=jwks.url)
+    await _refuses_to_start(settings, "login role postgres is a superuser or has BYPASSRLS")
+
+
+async def test_refuses_a_bypassrls_login_role_behind_the_role_switch(
+    database: MigratedDatabase, superuser_engine: AsyncEngine, jwks: JWKSServer
+) -> None:
+    async with login_role(superuser_engine, database, f"BYPASSRLS IN ROLE {APP_ROLE}") as url:
+        settings = make_settings(database, database_url=url, jwks_url=jwks.url)
+        await _refuses_to_start(settings, "login role api_login_.* is a superuser or has BYPASSRLS")
+
+
+async def test_starts_with_a_plain_login_role_behind_the_role_switch(
+    database: MigratedDatabase, superuser_engine: AsyncEngine, jwks: JWKSServer
+) -> None:
+    """The control for the two above: the same login without BYPASSRLS starts."""
+    async with login_role(superuser_engine, database, f"IN ROLE {APP_ROLE}") as url:
+        settings = make_settings(database, database_url=url, jwks_url=jwks.url)
+        async with serving(settings) as (_app, http):
+            assert (await http.get("/ready")).status_code == 200
 
 
 async def test_refuses_when_the_app_role_owns_the_table(
@@ -132,8 +158,8 @@ async def _works_as_the_app_role(
         listed = await http.get(user.tasks_url, headers=user.headers)
         assert [t["id"] for t in listed.json()["items"]] == [created.json()["id"]]
         assert (await http.get(other.tasks_url, headers=user.headers)).status_code == 403
-        async with app.state.database.user_transaction(principal(user)) as session:
-            who = (await session.execute(text("SELECT current_user, session_user"))).one()
+        async with app.state.database.user_transaction(principal(user)) as connection:
+            who = await connection.fetchrow("SELECT current_user, session_user")
     row = await task_row(superuser_engine, created.json()["id"])
     assert row is not None
     assert row["user_id"] == user.id

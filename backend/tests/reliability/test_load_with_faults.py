@@ -511,6 +511,8 @@ def examine(
         stored = keys.get((attempt.user.id, attempt.key))
         if task_id is None:
             continue  # reported by settle()
+        if stored is None and task_id not in tasks and (attempt.user.id, attempt.key) in keys:
+            continue  # the task was deleted since, and its key keeps no body (bare 404)
         if stored != task_id:
             load.violation(f"key {attempt.key} stores {stored}, but its task is {task_id}")
 
@@ -530,7 +532,10 @@ def examine(
         created_ack = any(a.acked_id == tracked.id for a in load.creates)
         later_delete = GONE in tracked.unacked or tracked.acked_delete
         exists = tracked.id in tasks
-        if created_ack and keys.get((tracked.user.id, tracked.key)) == tracked.id:
+        key = (tracked.user.id, tracked.key)
+        # A deleted task's key keeps its row but no body: a retry gets 404, not a new task.
+        bodiless = key in keys and keys[key] is None and not exists
+        if created_ack and (keys.get(key) == tracked.id or bodiless):
             found["create"] += exists or later_delete
         if tracked.acked_delete and not exists:
             found["delete"] += 1

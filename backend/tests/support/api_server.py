@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from tandem_stack.api import uvicorn_args
 from tandem_stack.postgres import EmbeddedPostgres
 from tandem_stack.throwaway import free_port, throwaway_postgres
 
@@ -115,9 +116,8 @@ async def running_api(
     """
     port = free_port()
     argv = [
-        sys.executable, "-m", "uvicorn", "tandem.main:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-        "--timeout-graceful-shutdown", str(graceful_shutdown_seconds),
+        sys.executable, "-m",
+        *uvicorn_args(port, graceful_shutdown_seconds=graceful_shutdown_seconds),
     ]  # fmt: skip
     environment = server_environment(database_url=database_url, jwks_url=jwks_url, extra=env or {})
     process = _spawn(argv, environment, log_path)

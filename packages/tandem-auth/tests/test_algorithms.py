@@ -8,9 +8,11 @@ import hmac
 import json
 from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed448
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from jwt.algorithms import get_default_algorithms
+from jwt.algorithms import OKPAlgorithm, get_default_algorithms
 
 from tandem_auth import (
     ConfigurationError,
@@ -133,6 +135,24 @@ async def test_a_key_that_disagrees_with_the_algorithm_is_never_used(
         assert not verifier.keys.ready
         with pytest.raises(KeySourceUnavailable):
             await verifier.verify(key.sign(claims()))
+
+
+async def test_a_real_ed448_key_never_verifies_eddsa_tokens(
+    key_server: KeyServer, start_verifier: StartVerifier
+) -> None:
+    """``EdDSA`` names Ed448 as well; only Ed25519 is Better Auth's, and only it is trusted."""
+    ed448_key = ed448.Ed448PrivateKey.generate()
+    jwk = {
+        **OKPAlgorithm.to_jwk(ed448_key.public_key(), as_dict=True),
+        "kid": "ed448",
+        "alg": "EdDSA",
+    }
+    key_server.publish(signer("EdDSA").jwk(), jwk)
+    forged = jwt.encode(claims(), ed448_key, algorithm="EdDSA", headers={"kid": "ed448"})
+    async with start_verifier("EdDSA") as verifier:
+        with pytest.raises(InvalidToken) as refused:
+            await verifier.verify(forged)
+    assert refused.value.reason == "unknown_kid"
 
 
 # PyJWT warns as it signs with the weak key: that is the attacker's side of the test.

@@ -7,6 +7,7 @@ migrations: the package must work with any app's Better Auth database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -260,6 +261,8 @@ class FreezingRelay:
         self._upstream = (host, port)
         self.frozen = asyncio.Event()
         self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._pipes: list[asyncio.Task[None]] = []
         self.port = 0
 
     async def __aenter__(self) -> FreezingRelay:
@@ -270,19 +273,29 @@ class FreezingRelay:
     async def __aexit__(self, *_exc: object) -> None:
         assert self._server is not None
         self._server.close()
+        for pipe in self._pipes:
+            pipe.cancel()
+        for writer in self._writers:
+            writer.close()
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await writer.wait_closed()
+        await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
-        await asyncio.gather(
-            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
-        )
+        self._writers += [writer, upstream_writer]
+        self._pipes += [
+            asyncio.create_task(self._pipe(reader, upstream_writer)),
+            asyncio.create_task(self._pipe(upstream_reader, writer)),
+        ]
 
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        while chunk := await source.read(65536):
-            if self.frozen.is_set():
-                await asyncio.Event().wait()  # hold the bytes, and the socket, for ever
-            sink.write(chunk)
-            await sink.drain()
+        with contextlib.suppress(OSError):
+            while chunk := await source.read(65536):
+                if self.frozen.is_set():
+                    await asyncio.Event().wait()  # hold the bytes, and the socket, for ever
+                sink.write(chunk)
+                await sink.drain()
 
 
 async def test_a_silent_listener_connection_is_noticed_within_five_seconds(

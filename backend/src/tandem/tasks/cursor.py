@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime
 
 from tandem.errors import AppError
-from tandem.tasks.models import TaskRow
 from tandem.tasks.schemas import TaskSort, storable_text
 
 SortValue = str | datetime
@@ -25,10 +24,10 @@ def sort_column(sort: TaskSort) -> str:
     return sort.removeprefix("-")
 
 
-def encode_cursor(sort: TaskSort, last: TaskRow) -> str:
-    value = getattr(last, sort_column(sort))
+def encode_cursor(sort: TaskSort, value: SortValue, task_id: uuid.UUID) -> str:
+    """The position of the page's last row: its sort value and its id."""
     encoded_value = value.isoformat() if isinstance(value, datetime) else value
-    payload = json.dumps([sort, encoded_value, str(last.id)], separators=(",", ":"))
+    payload = json.dumps([sort, encoded_value, str(task_id)], separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 

@@ -22,52 +22,46 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from tandem.errors import AppError
 
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as most clients send UUIDs
 
-_CLAIM = text(
-    """
+# Constant SQL: $1 is always the user, $2 the key.
+_CLAIM = """
     INSERT INTO idempotency_key (user_id, key, request_hash, response_status, response_body)
-    VALUES (:user_id, :key, :request_hash, 0, 'null')
+    VALUES ($1, $2, $3, 0, 'null')
     ON CONFLICT (user_id, key) DO NOTHING
     RETURNING 1
-    """
-)
+"""
 # Keys count for 24 hours; an older claim is dropped before a new one is tried.
-_EXPIRE = text(
-    """
+_EXPIRE = """
     DELETE FROM idempotency_key
-    WHERE user_id = :user_id AND key = :key AND created_at < now() - interval '24 hours'
-    """
+    WHERE user_id = $1 AND key = $2 AND created_at < now() - interval '24 hours'
+"""
+_FIND = (
+    "SELECT request_hash, response_status, response_body::text FROM idempotency_key "
+    "WHERE user_id = $1 AND key = $2"
 )
-_FIND = text(
-    "SELECT request_hash, response_status, response_body FROM idempotency_key "
-    "WHERE user_id = :user_id AND key = :key"
+_RELEASE_CLAIM = (
+    "DELETE FROM idempotency_key WHERE user_id = $1 AND key = $2 RETURNING request_hash"
 )
-_RELEASE_CLAIM = text(
-    "DELETE FROM idempotency_key WHERE user_id = :user_id AND key = :key RETURNING request_hash"
-)
-_RECORD = text(
+_RECORD = (
     "INSERT INTO idempotency_key (user_id, key, request_hash, response_status, response_body) "
-    "VALUES (:user_id, :key, :request_hash, :status, CAST(:body AS jsonb))"
+    "VALUES ($1, $2, $3, $4, CAST($5 AS text)::jsonb)"
 )
 # The keys whose stored response is the given task, deleted and re-recorded as a bare 404.
-_FORGET_TASK = text(
-    """
+_FORGET_TASK = """
     WITH forgotten AS (
         DELETE FROM idempotency_key
-        WHERE user_id = :user_id AND response_status = 201 AND response_body->>'id' = :task_id
+        WHERE user_id = $1 AND response_status = 201 AND response_body->>'id' = $2
         RETURNING user_id, key, request_hash, created_at
     )
     INSERT INTO idempotency_key
         (user_id, key, request_hash, response_status, response_body, created_at)
     SELECT user_id, key, request_hash, 404, 'null', created_at FROM forgotten
-    """
-)
+"""
 
 
 class InvalidIdempotencyKey(AppError):
@@ -85,7 +79,7 @@ class IdempotencyKeyReused(AppError):
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
     status_code: int
-    body: Any
+    body: str  # the JSON text as stored, replayed as it is
 
 
 def request_fingerprint(body: dict[str, Any]) -> str:
@@ -94,37 +88,32 @@ def request_fingerprint(body: dict[str, Any]) -> str:
 
 
 async def claim(
-    session: AsyncSession, *, user_id: str, key: str, request_hash: str
+    connection: asyncpg.Connection, *, user_id: str, key: str, request_hash: str
 ) -> StoredResponse | None:
     """Claim ``key`` for this request, or return the response of the request that owns it."""
     if not _VALID_KEY.fullmatch(key):
         raise InvalidIdempotencyKey()
-    params = {"user_id": user_id, "key": key}
-    await session.execute(_EXPIRE, params)
-    if await session.scalar(_CLAIM, {**params, "request_hash": request_hash}):
+    await connection.execute(_EXPIRE, user_id, key)
+    if await connection.fetchval(_CLAIM, user_id, key, request_hash):
         return None
-    stored_hash, status_code, body = (await session.execute(_FIND, params)).one()
+    stored_hash, status_code, body = await connection.fetchrow(_FIND, user_id, key)
     if stored_hash != request_hash:
         raise IdempotencyKeyReused()
     return StoredResponse(status_code=status_code, body=body)
 
 
 async def record(
-    session: AsyncSession, *, user_id: str, key: str, status_code: int, body: Any
+    connection: asyncpg.Connection, *, user_id: str, key: str, status_code: int, body: bytes
 ) -> None:
     """Store the response a claimed key will replay; commits with the task.
 
     Waiters blocked on the claim see only the committed, complete row: the
     placeholder is deleted and replaced by the same transaction.
     """
-    params = {"user_id": user_id, "key": key}
-    request_hash = (await session.execute(_RELEASE_CLAIM, params)).scalar_one()
-    await session.execute(
-        _RECORD,
-        {**params, "request_hash": request_hash, "status": status_code, "body": json.dumps(body)},
-    )
+    request_hash = await connection.fetchval(_RELEASE_CLAIM, user_id, key)
+    await connection.execute(_RECORD, user_id, key, request_hash, status_code, body.decode())
 
 
-async def forget_task(session: AsyncSession, *, user_id: str, task_id: str) -> None:
+async def forget_task(connection: asyncpg.Connection, *, user_id: str, task_id: str) -> None:
     """Drop the stored response of a deleted task: a retry of its key then gets 404."""
-    await session.execute(_FORGET_TASK, {"user_id": user_id, "task_id": task_id})
+    await connection.execute(_FORGET_TASK, user_id, task_id)

@@ -12,13 +12,15 @@ import contextlib
 import logging
 from types import TracebackType
 
-from sqlalchemy import text
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 
 from tandem.db import Database
 
 logger = logging.getLogger(__name__)
-_PURGE_BATCH = text("SELECT purge_expired_idempotency_keys(:batch)")
+_PURGE_BATCH = "SELECT purge_expired_idempotency_keys($1)"
+# What a database that is down or restarting raises; the next interval tries again.
+_UNAVAILABLE = (OSError, TimeoutError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class IdempotencyPurge:
@@ -57,8 +59,8 @@ class IdempotencyPurge:
         """Purge until a batch comes back short, or ``max_batches`` ran; the rows purged."""
         purged = 0
         for _ in range(self._max_batches):
-            async with self._database.app_role_transaction() as session:
-                count = int(await session.scalar(_PURGE_BATCH, {"batch": self._batch}) or 0)
+            async with self._database.app_role_transaction() as connection:
+                count = int(await connection.fetchval(_PURGE_BATCH, self._batch) or 0)
             purged += count
             if count < self._batch:
                 break
@@ -68,7 +70,7 @@ class IdempotencyPurge:
         while True:
             try:
                 purged = await self.run_once()
-            except (OSError, DBAPIError) as exc:
+            except _UNAVAILABLE as exc:
                 logger.warning(
                     "idempotency purge failed; retrying at the next interval",
                     extra={"event": "idempotency.purge_failed", "error": type(exc).__name__},
