@@ -29,6 +29,16 @@ class Budget:
     """Concurrency levels of the real-route benchmark."""
     throughput_connections: int
     """Concurrency of the throughput comparisons (auth overhead, auth on the route, workers)."""
+    search_tasks: int
+    """Tasks in all in the search benchmark's database."""
+    search_heavy_tasks: int
+    """Tasks of the search benchmark's heavy user (the light user has 50)."""
+    memory_tokens: int
+    """Distinct tokens the memory benchmark sends, unless `memory_seconds` ends first."""
+    memory_seconds: int
+    """The memory benchmark's time bound for signing and sending its tokens."""
+    counted_requests: int
+    """Requests per route and round whose round trips the round-trip benchmark counts."""
 
     def with_rounds(self, rounds: int | None) -> Budget:
         return self if rounds is None else replace(self, rounds=rounds)
@@ -50,6 +60,11 @@ FULL = Budget(
     deep_page=100,
     connections=(1, 32, 128),
     throughput_connections=32,
+    search_tasks=1_000_000,
+    search_heavy_tasks=5_000,
+    memory_tokens=1_000_000,
+    memory_seconds=300,
+    counted_requests=10,
 )
 
 SMOKE = Budget(
@@ -66,4 +81,9 @@ SMOKE = Budget(
     deep_page=3,
     connections=(1, 8, 32),
     throughput_connections=8,
+    search_tasks=3_000,
+    search_heavy_tasks=500,
+    memory_tokens=3_000,
+    memory_seconds=15,
+    counted_requests=2,
 )

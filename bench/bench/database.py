@@ -120,6 +120,21 @@ class Cluster:
         finally:
             await connection.close()
 
+    def value(self, database: str, sql: str, *args: Any, timeout: float = 120) -> Any:
+        """The first column of the first row of `sql`, run by the superuser."""
+        return asyncio.run(self._value(database, sql, args, timeout))
+
+    async def _value(self, database: str, sql: str, args: tuple[Any, ...], seconds: float) -> Any:
+        connection = await asyncpg.connect(self.superuser_dsn(database))
+        try:
+            return await connection.fetchval(sql, *args, timeout=seconds)
+        finally:
+            await connection.close()
+
+    def add_user(self, database: str, who: Identity, name: str) -> None:
+        """One more user, with a live session."""
+        self.execute(database, _SEED_ONE_USER, who.user_id, who.session_id, name)
+
     def seed(self, database: str, *, population: Population, tasks: int, probe_tasks: int) -> None:
         """Users with live sessions, `tasks` background tasks, and the probed user's own."""
         self.execute(database, _SEED_USERS, population.users)
@@ -145,20 +160,20 @@ class Cluster:
         self.execute(database, "VACUUM (ANALYZE) task", timeout=_SEED_TIMEOUT_SECONDS)
         self.execute(database, 'ANALYZE "user"; ANALYZE session')
 
-    def explain(self, database: str, sql: str, *, user_id: str) -> str:
-        """EXPLAIN (ANALYZE, BUFFERS) of `sql` as the API runs it: as the app role, with RLS
-        on and `app.user_id` set. The second of two runs, so the cache is warm."""
-        return asyncio.run(self._explain(database, sql, user_id))
+    def explain(self, database: str, sql: str, *args: Any, user_id: str) -> str:
+        """EXPLAIN (ANALYZE, BUFFERS) of `sql` with `args` as the API runs it: as the app
+        role, with RLS on and `app.user_id` set. The second of two runs, so the cache is warm."""
+        return asyncio.run(self._explain(database, sql, args, user_id))
 
-    async def _explain(self, database: str, sql: str, user_id: str) -> str:
+    async def _explain(self, database: str, sql: str, args: tuple[Any, ...], user_id: str) -> str:
         connection = await asyncpg.connect(self.superuser_dsn(database))
         try:
             async with connection.transaction():
                 await connection.execute(f"SET LOCAL ROLE {APP_ROLE}")
                 await connection.execute("SELECT set_config('app.user_id', $1, true)", user_id)
                 statement = f"EXPLAIN (ANALYZE, BUFFERS) {sql}"
-                await connection.fetch(statement)
-                rows = await connection.fetch(statement)
+                await connection.fetch(statement, *args)
+                rows = await connection.fetch(statement, *args)
             return "\n".join(row[0] for row in rows)
         finally:
             await connection.close()

@@ -1,19 +1,19 @@
-"""Driver: µs of database work per task-list request, asyncpg against psycopg 3.
+"""Driver: µs of database work per task-list request, Tandem's against each driver alone.
 
 Every contender does what `GET /api/{user_id}/tasks` asks of PostgreSQL: become the
 app role, set `app.user_id`, check the session, read the first page, all in one
 transaction, for the probed user of the seeded main database, one
 request at a time and 8 at a time:
 
-- Tandem's own code (`Database.user_transaction` and `service.list_tasks`) on
-  SQLAlchemy over asyncpg, as shipped; the same code over psycopg 3; and the same code
-  with the two engine settings the API turned away from: the pool's pre-ping (three
-  more round trips per transaction with asyncpg) and generic plans for prepared
-  statements (PostgreSQL's default `plan_cache_mode`), the latter also on the list
-  filtered to pending tasks;
-- each driver alone, without SQLAlchemy: asyncpg (BEGIN, context, query, COMMIT: four
-  round trips, as SQLAlchemy sends them) and psycopg 3's pipeline mode, which sends the
-  context statement and the query together and waits once (one round trip).
+- Tandem's own code (`Database.user_transaction` and `service.list_tasks`: statements
+  compiled once from SQLAlchemy Core, run on asyncpg's connection from SQLAlchemy's
+  pool), as shipped, and the same code with the two engine settings the API turned
+  away from: the pool's pre-ping (three more round trips per transaction) and generic
+  plans for prepared statements (PostgreSQL's default `plan_cache_mode`), the latter
+  also on the list filtered to pending tasks;
+- each driver alone: asyncpg with its own pool (BEGIN, context, query, COMMIT: four
+  round trips) and psycopg 3's pipeline mode, which sends the context statement and the
+  query together and waits once (one round trip).
 
 In-process against the benchmark's PostgreSQL, interleaved round by round.
 """
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import asyncpg
 import psycopg
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 from tandem.config import Settings
 from tandem.db import PLAN_CACHE_MODE, Database
 from tandem.tasks import service
@@ -39,8 +39,7 @@ from bench.population import Identity
 from bench.results import BenchResult
 
 MAX_CONCURRENCY = 8  # below the API's default pool of 10, so nobody waits for a connection
-SHIPPED = "SQLAlchemy + asyncpg (as shipped)"
-SA_PSYCOPG = "SQLAlchemy + psycopg 3"
+SHIPPED = "Tandem on asyncpg (as shipped)"
 PRE_PING = "as shipped + pool pre-ping"
 GENERIC_PLANS = "as shipped + generic plans"
 # The same two on a filtered list (`?status=pending`), where a plan made for the average
@@ -86,7 +85,6 @@ class _OtherEngine(Database):
             pool_pre_ping=pre_ping,
             connect_args=connect_args or {},
         )
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
 
 def _principal(who: Identity) -> Principal:
@@ -104,9 +102,9 @@ def _through_tandem(
     database: Database, principal: Principal, status: TaskStatus = "all"
 ) -> Request:
     async def request() -> None:
-        async with database.user_transaction(principal) as session:
+        async with database.user_transaction(principal) as connection:
             page, _next = await service.list_tasks(
-                session,
+                connection,
                 user_id=principal.sub,
                 status=status,
                 q=None,
@@ -181,11 +179,6 @@ async def _measure(
     custom_plans: dict[str, object] = {"server_settings": {"plan_cache_mode": PLAN_CACHE_MODE}}
     databases = {
         SHIPPED: Database(settings),
-        SA_PSYCOPG: _OtherEngine(
-            settings,
-            url.replace("postgresql://", "postgresql+psycopg://", 1),
-            connect_args={"options": _PSYCOPG_OPTIONS},
-        ),
         PRE_PING: _OtherEngine(settings, on_asyncpg, pre_ping=True, connect_args=custom_plans),
         GENERIC_PLANS: _OtherEngine(settings, on_asyncpg),
     }
@@ -230,12 +223,11 @@ async def _measure(
 
 
 _RATIOS = (
-    ("under SQLAlchemy: psycopg 3 ÷ asyncpg", SA_PSYCOPG, SHIPPED),
     ("pool pre-ping ÷ none (as shipped)", PRE_PING, SHIPPED),
     ("generic plans ÷ custom plans (as shipped)", GENERIC_PLANS, SHIPPED),
     ("generic plans ÷ custom plans, pending tasks", GENERIC_PENDING, SHIPPED_PENDING),
     ("driver alone: one round trip (psycopg 3) ÷ four (asyncpg)", PIPELINE, RAW_ASYNCPG),
-    ("asyncpg alone ÷ through SQLAlchemy", RAW_ASYNCPG, SHIPPED),
+    ("asyncpg alone ÷ Tandem's code on it", RAW_ASYNCPG, SHIPPED),
 )
 
 
@@ -246,7 +238,7 @@ def run(ctx: Context) -> BenchResult:
         "driver",
         "Driver: µs of database work per task-list request",
         "The transaction `GET /api/{user_id}/tasks` runs (role, `app.user_id`, session "
-        "check, first page of 50), through Tandem's code on SQLAlchemy and through each "
+        "check, first page of 50), through Tandem's code and through each "
         f"driver alone; {budget.rounds} interleaved rounds of "
         + " and ".join(f"{n} requests {c} at a time" for c, n in requests.items())
         + ", in-process. One at a time, µs per request is latency (round trips count); "

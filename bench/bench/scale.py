@@ -14,8 +14,6 @@ from contextlib import ExitStack
 from typing import Any, cast
 
 import httpx
-from sqlalchemy.dialects.postgresql.base import PGDialect
-from sqlalchemy.ext.asyncio import AsyncSession
 from tandem.tasks import service
 
 from bench.budget import PAGE_SIZE, Budget
@@ -34,40 +32,31 @@ def _size(n: int) -> str:
     return str(n)
 
 
-class _CapturingSession:
-    """Stands in for the request's session: keeps the statement the service builds."""
+class _CapturingConnection:
+    """Stands in for the request's connection: keeps the statement the service runs."""
 
-    statement: Any = None
+    statement: tuple[str, tuple[Any, ...]] = ("", ())
 
-    async def scalars(self, statement: Any) -> Any:
-        self.statement = statement
-        return _NoRows()
-
-
-class _NoRows:
-    def all(self) -> list[Any]:
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        self.statement = (sql, args)
         return []
 
 
-def list_sql(user_id: str, cursor: str | None) -> str:
-    """The SQL `GET /api/{user_id}/tasks` runs for this page, with the values inlined."""
-    capture = _CapturingSession()
+def list_sql(user_id: str, cursor: str | None, q: str | None = None) -> tuple[str, tuple[Any, ...]]:
+    """The SQL and arguments `GET /api/{user_id}/tasks` runs for this page (and search)."""
+    capture = _CapturingConnection()
     asyncio.run(
         service.list_tasks(
-            cast(AsyncSession, capture),
+            cast(Any, capture),
             user_id=user_id,
             status="all",
-            q=None,
+            q=q,
             sort="-created_at",
             limit=PAGE_SIZE,
             cursor=cursor,
         )
     )
-    compiled = capture.statement.compile(
-        dialect=PGDialect(),  # type: ignore[no-untyped-call]
-        compile_kwargs={"literal_binds": True},
-    )
-    return str(compiled)
+    return capture.statement
 
 
 def cursor_for_page(url: str, token: str, page: int) -> str:
@@ -139,9 +128,8 @@ def run(ctx: Context) -> BenchResult:
                 )
             )
             for page, page_cursor in (("first page", None), (f"page {budget.deep_page}", cursor)):
-                plan = cluster.explain(
-                    api.database, list_sql(probe.user_id, page_cursor), user_id=probe.user_id
-                )
+                sql, args = list_sql(probe.user_id, page_cursor)
+                plan = cluster.explain(api.database, sql, *args, user_id=probe.user_id)
                 plans.append(f"#### {size:,} tasks, {page}\n\n```\n{plan}\n```\n")
         runs = alternate([*first, *deep], budget=budget, progress=ctx.progress, name="scale")
     for percentile in ("p50", "p99"):

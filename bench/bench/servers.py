@@ -110,6 +110,11 @@ class Server:
                 )
             time.sleep(_POLL_SECONDS)
 
+    @property
+    def pid(self) -> int | None:
+        """The PID of the process started (`uv run`, whose child is the server), or None."""
+        return None if self._process is None else self._process.pid
+
     def stop(self) -> None:
         if self._process is None:
             return

@@ -8,6 +8,7 @@ with the rate limits raised and its JWKS pointed at the benchmark's key.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from tandem_stack.api import uvicorn_args
 from tandem_stack.throwaway import throwaway_postgres
 
+from bench import control_app
 from bench.budget import Budget
 from bench.database import Cluster
 from bench.population import Population
@@ -105,6 +107,32 @@ class BenchStack:
         self.progress.step("stack: API ready")
         return api
 
+    @functools.cached_property
+    def main_control(self) -> Api:
+        """The benchmark's control app on the main database; runs until the end."""
+        control = self.control("control-main", database=self.main_database)
+        self.progress.status("stack: starting the control app")
+        self._exits.enter_context(control.server)
+        return control
+
+    def control(self, name: str, *, database: str, database_url: str | None = None) -> Api:
+        """The benchmark's control app (`bench/control_app.py`, not started), served as the
+        API is served, for the probed user (both list shapes) and the writer (inserts)."""
+        people = (self.population.probe, self.population.writer)
+        return self.api(
+            name,
+            database=database,
+            database_url=database_url,
+            app=f"{control_app.__name__}:create_app",
+            app_dir=Path(control_app.__file__).parent.parent,
+            extra_env={
+                control_app.SESSIONS_VARIABLE: json.dumps(
+                    {who.user_id: who.session_id for who in people}
+                ),
+                control_app.PRESET_USER_VARIABLE: self.population.probe.user_id,
+            },
+        )
+
     def api(
         self,
         name: str,
@@ -113,6 +141,7 @@ class BenchStack:
         workers: int = 1,
         app: str = APP,
         app_dir: Path | None = None,
+        database_url: str | None = None,
         jwks_url: str | None = None,
         issuer: str = ISSUER,
         port: int | None = None,
@@ -124,6 +153,7 @@ class BenchStack:
 
         It is served as `make api` serves it, with `workers`, `app_dir` and `server_args`
         added; or by `command`, given the port (another server under comparison).
+        `database_url` replaces the owner's direct URL to `database` (a relay in front of it).
         """
         port = port or free_port()
         if command is not None:
@@ -136,7 +166,7 @@ class BenchStack:
             if app_dir is not None:
                 argv += ["--app-dir", str(app_dir)]
         env = clean_env(
-            DATABASE_URL=self.cluster.owner_url(database),
+            DATABASE_URL=database_url or self.cluster.owner_url(database),
             JWKS_URL=jwks_url or self.jwks_url,
             JWT_ISSUER=issuer,
             JWT_AUDIENCE=AUDIENCE,

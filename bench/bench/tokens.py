@@ -38,7 +38,8 @@ class SigningKey:
     def __init__(self) -> None:
         self.private = Ed25519PrivateKey.generate()
         self.public = self.private.public_key()
-        self._issued = 0
+        self._issued: tuple[int, int] | None = None
+        """The oldest and the newest `iat` of the distinct tokens issued so far."""
 
     @property
     def jwks(self) -> bytes:
@@ -61,15 +62,23 @@ class SigningKey:
     def distinct_tokens(self, population: Population, count: int, path: Path) -> Path:
         """Write `count` tokens never issued before in this run, one per line.
 
-        They cycle through the population's users; a token differs from every
-        other by its user or by its `iat` (one second earlier per lap).
+        They cycle through the population's users; within one call a token differs
+        from every other by its user or by its `iat` (one second earlier per lap).
+        Each call's `iat`s are all newer than every earlier call's, or else all older,
+        so that two calls never issue the same token, however close together they run.
         """
-        now = int(time.time())
+        laps = -(-count // population.users)
+        newest = int(time.time())
+        if self._issued is not None and newest - laps < self._issued[1]:
+            newest = self._issued[0] - 1  # below everything issued: a few seconds older
         with path.open("w", encoding="ascii") as out:
-            for n in range(self._issued, self._issued + count):
+            for n in range(count):
                 lap, index = divmod(n, population.users)
-                out.write(self.token(population.background(index), issued_at=now - lap) + "\n")
-        self._issued += count
+                who = population.background(index)
+                out.write(self.token(who, issued_at=newest - lap) + "\n")
+        oldest = newest - laps + 1
+        low, high = self._issued or (oldest, newest)
+        self._issued = (min(low, oldest), max(high, newest))
         return path
 
 
