@@ -62,6 +62,14 @@ SELECT {role_switch}
 """
 
 
+class _DeadPooledConnection(Exception):
+    """A connection from the pool failed at its first use; ``reason`` names the error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Database:
     """The API's pool and the transactions it hands out."""
 
@@ -161,28 +169,33 @@ class Database:
         done anything, so trying again is safe; the pool is disposed first, so that
         the retry opens a new connection rather than meeting the next dead one
         (checked-out connections finish their work, then close). A database that
-        is really down fails the second attempt too (503).
+        cannot be reached fails to give a connection at all: that is not retried,
+        and becomes a 503 at once.
         """
         try:
-            return await self._begin_once(first_statement, args)
-        except _LOST_CONNECTION as exc:
+            return await self._begin_once(first_statement, args, retried=False)
+        except _DeadPooledConnection as dead:
             logger.warning(
                 "a pooled database connection was dead; retrying on a new one",
-                extra={"event": "db.reconnected", "error": type(exc).__name__},
+                extra={"event": "db.reconnected", "error": dead.reason},
             )
         await self.engine.dispose()
-        return await self._begin_once(first_statement, args)
+        return await self._begin_once(first_statement, args, retried=True)
 
-    async def _begin_once(self, first_statement: str, args: tuple[Any, ...]) -> _Begun:
-        pooled = await self.engine.connect()  # a database that is down fails here
+    async def _begin_once(
+        self, first_statement: str, args: tuple[Any, ...], *, retried: bool
+    ) -> _Begun:
+        pooled = await self.engine.connect()  # a database that is down fails here, as itself
         try:
             connection: asyncpg.Connection = (await pooled.get_raw_connection()).driver_connection
             transaction = connection.transaction()
             await transaction.start()
             first_row = await connection.fetchrow(first_statement, *args)
-        except BaseException:
+        except BaseException as exc:
             # Whatever failed, this connection's state is unknown: it never goes back.
             await pooled.invalidate()
             await pooled.close()
+            if not retried and isinstance(exc, _LOST_CONNECTION):
+                raise _DeadPooledConnection(type(exc).__name__) from exc
             raise
         return pooled, connection, transaction, first_row
