@@ -162,6 +162,27 @@ async def test_search_folds_case_beyond_ascii(client: httpx.AsyncClient, alice: 
     assert [t["id"] for t in (await _list(client, alice, q="über"))["items"]] == [task["id"]]
 
 
+async def test_search_does_not_match_across_the_title_and_description(
+    client: httpx.AsyncClient, alice: User
+) -> None:
+    """The folded search text joins both fields; a match must still lie within one of them."""
+    await create_task(client, alice, "pay the", description="rent today")
+    assert (await _list(client, alice, q="the rent"))["items"] == []
+    assert (await _list(client, alice, q="e\x1fr"))["items"] == []
+
+
+async def test_search_follows_an_edited_title(client: httpx.AsyncClient, alice: User) -> None:
+    task = await create_task(client, alice, "Call the plumber")
+    edited = await client.patch(
+        f"{alice.tasks_url}/{task['id']}",
+        headers=alice.headers,
+        json={"title": "Call the ELECTRICIAN"},
+    )
+    assert edited.status_code == 200
+    assert (await _list(client, alice, q="plumber"))["items"] == []
+    assert [t["id"] for t in (await _list(client, alice, q="electrician"))["items"]] == [task["id"]]
+
+
 async def test_a_cursor_from_one_sort_is_refused_by_another(
     client: httpx.AsyncClient, alice: User, arranged: list[dict[str, Any]]
 ) -> None:

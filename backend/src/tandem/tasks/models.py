@@ -1,11 +1,11 @@
-"""The ``task`` table as the ORM sees it; migrations 0002 defines it."""
+"""The ``task`` table as the ORM sees it; migrations 0002 and 0008 define it."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import TIMESTAMP, Text, func
+from sqlalchemy import TIMESTAMP, Computed, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,4 +26,8 @@ class TaskRow(Base):
     )
     updated_at: Mapped[datetime] = mapped_column(
         TIMESTAMP(timezone=True), server_default=func.now()
+    )
+    # Title and description folded to lower case when written, for search (migration 0008).
+    search_text: Mapped[str] = mapped_column(
+        Text, Computed("lower(title || E'\\x1f' || coalesce(description, ''))", persisted=True)
     )
