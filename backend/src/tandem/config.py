@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     jwt_require_sid: bool = True
 
     rate_limit_api: str = "100/second;3000/minute"
-    rate_limit_storage_url: str = "memory://"
+    # Unset: REDIS_URL when that is set (shared limits), else memory:// (per process).
+    rate_limit_storage_url: str | None = None
+    redis_url: str | None = None
     trusted_proxies: CommaList = Field(default_factory=list)
 
     db_pool_size: int = Field(default=10, ge=1)
@@ -79,6 +81,10 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.jwt_issuer or self.auth_base_url
+
+    @property
+    def rate_limit_storage(self) -> str:
+        return self.rate_limit_storage_url or self.redis_url or "memory://"
 
     @property
     def jwks_source(self) -> str:

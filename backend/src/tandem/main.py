@@ -90,16 +90,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lookup=database.session_live_until,
     )
     rate_limiter = RateLimiter(
-        limits=settings.rate_limit_api, storage_url=settings.rate_limit_storage_url
+        limits=settings.rate_limit_api, storage_url=settings.rate_limit_storage
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             await _check_database(database)
+            await rate_limiter.start()
             async with sessions, verifier, IdempotencyPurge(database):
                 yield
         finally:
+            await rate_limiter.close()
             await database.close()
             logger.info("stopped; the database pool is closed", extra={"event": "app.stopped"})
             flush_logs()
