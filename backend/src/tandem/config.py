@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     trusted_proxies: CommaList = Field(default_factory=list)
 
+    # Prometheus metrics on 127.0.0.1:METRICS_PORT; unset, no metrics are kept or served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
