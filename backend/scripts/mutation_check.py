@@ -226,7 +226,7 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "verified tokens cached past exp",
         f"{AUTH}/token_cache.py",
-        "if principal.expires_at + self._leeway <= time.time():",
+        "if principal is not None and principal.expires_at + self._leeway <= time.time():",
         "if False:",
         (CLAIMS, "-k", "cached_token"),
     ),
