@@ -20,7 +20,7 @@ STACK := $(BACKEND) python -m tandem_stack
 AUTH_PACKAGE := packages/tandem-auth
 
 .PHONY: help run api dev db test lint typecheck test-backend test-frontend test-e2e openapi \
-        check-openapi bench deps deps-python deps-postgres deps-frontend deps-browser clean \
+        check-openapi bench deps deps-python deps-postgres deps-redis deps-frontend deps-browser clean \
         fuzz mutation deps-bench test-bench package test-package test-wheel
 
 help:
@@ -40,7 +40,7 @@ db: deps-python deps-postgres
 
 ## Dependencies ---------------------------------------------------------------
 
-deps: deps-python deps-postgres deps-frontend deps-browser deps-bench
+deps: deps-python deps-postgres deps-redis deps-frontend deps-browser deps-bench
 
 deps-python:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user "uv==0.13.9"
@@ -54,6 +54,11 @@ deps-postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
 	  { echo "Installing PostgreSQL (apt-get)"; $(SUDO) apt-get update -qq && \
 	    $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# redis-server, from Debian: the shared rate limits' store (tests start their own).
+deps-redis:
+	@command -v redis-server >/dev/null || { echo "Installing Redis (apt-get)"; $(SUDO) apt-get update -qq && \
+	  $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 deps-frontend:
 	@cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }

@@ -226,7 +226,7 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "verified tokens cached past exp",
         f"{AUTH}/token_cache.py",
-        "if principal.expires_at + self._leeway <= time.time():",
+        "if principal is not None and principal.expires_at + self._leeway <= time.time():",
         "if False:",
         (CLAIMS, "-k", "cached_token"),
     ),
@@ -304,8 +304,8 @@ VERIFIER_AND_DATABASE: tuple[Mutation, ...] = (
     Mutation(
         "unknown-kid refetch without a cooldown",
         JWKS,
-        "if requested_at - self._last_unknown_kid_fetch < self._cooldown:",
-        "if False:",
+        "                if wait > 0:",
+        "                if False:",
         (HEADER, JWKS_TESTS, "-k", "thousand_unknown_kids or respect_the_cooldown"),
     ),
     Mutation(

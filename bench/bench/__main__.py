@@ -33,6 +33,7 @@ from bench import (
     list_control,
     log_event,
     memory,
+    metrics,
     proxy,
     rate_limit,
     round_trips,
@@ -67,6 +68,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     search.BENCHMARK,
     round_trips.BENCHMARK,
     memory.BENCHMARK,
+    metrics.BENCHMARK,
     proxy.BENCHMARK,
 )
 

@@ -46,8 +46,13 @@ class Settings(BaseSettings):
     jwt_require_sid: bool = True
 
     rate_limit_api: str = "100/second;3000/minute"
-    rate_limit_storage_url: str = "memory://"
+    # Unset: REDIS_URL when that is set (shared limits), else memory:// (per process).
+    rate_limit_storage_url: str | None = None
+    redis_url: str | None = None
     trusted_proxies: CommaList = Field(default_factory=list)
+
+    # Prometheus metrics on 127.0.0.1:METRICS_PORT; unset, no metrics are kept or served.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
@@ -79,6 +84,10 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return self.jwt_issuer or self.auth_base_url
+
+    @property
+    def rate_limit_storage(self) -> str:
+        return self.rate_limit_storage_url or self.redis_url or "memory://"
 
     @property
     def jwks_source(self) -> str:

@@ -69,6 +69,9 @@ async def ready(request: Request) -> JSONResponse:
     body = {
         "database": "ok" if database_ok else "unavailable",
         "keys": "ok" if keys_ok else "unavailable",
+        # Counting in this process while Redis is away is degraded, not unready: the
+        # limits still hold per process, so /ready stays 200 for it.
+        "rate_limits": request.app.state.rate_limiter.storage_state(),
     }
     if database_ok and keys_ok:
         return JSONResponse({"status": "ok", **body})

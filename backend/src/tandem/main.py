@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import DBAPIError
 from tandem_auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
 from tandem_auth.postgres import PostgresSessionCheck
@@ -20,6 +21,8 @@ from tandem.db import Database
 from tandem.db_url import libpq_url
 from tandem.errors import install_error_handlers
 from tandem.logging import configure_logging, flush_logs
+from tandem.metrics import MetricsServer, RequestCollector, StateCollector
+from tandem.metrics_middleware import RequestCounts, RequestMetricsMiddleware
 from tandem.middleware import BodySizeLimit, RequestContext
 from tandem.rate_limit import AddressRateLimit, RateLimiter, parse_trusted_proxies
 from tandem.rls_guard import check_row_level_security
@@ -90,16 +93,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lookup=database.session_live_until,
     )
     rate_limiter = RateLimiter(
-        limits=settings.rate_limit_api, storage_url=settings.rate_limit_storage_url
+        limits=settings.rate_limit_api, storage_url=settings.rate_limit_storage
+    )
+    # A registry per app, not the process-wide default: each app counts only its own.
+    registry = CollectorRegistry()
+    registry.register(
+        StateCollector(
+            verifier=verifier, sessions=sessions, database=database, rate_limiter=rate_limiter
+        )
+    )
+    request_counts = RequestCounts()
+    registry.register(RequestCollector(request_counts))
+    metrics_server = (
+        MetricsServer(registry, settings.metrics_port) if settings.metrics_port else None
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             await _check_database(database)
+            await rate_limiter.start()
             async with sessions, verifier, IdempotencyPurge(database):
+                if metrics_server is not None:
+                    metrics_server.start()
+                    logger.info(
+                        "serving metrics",
+                        extra={"event": "metrics.serving", "url": metrics_server.url},
+                    )
                 yield
         finally:
+            if metrics_server is not None:
+                metrics_server.stop()
+            await rate_limiter.close()
             await database.close()
             logger.info("stopped; the database pool is closed", extra={"event": "app.stopped"})
             flush_logs()
@@ -117,8 +142,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = sessions
     app.state.readiness = health.ReadinessProbe(database.ping)
     app.state.rate_limiter = rate_limiter
+    app.state.metrics = metrics_server
     install_error_handlers(app)
-    # Added innermost first: request context, then the address limit, then the body cap.
+    # Added innermost first; a request meets them as: metrics (when on), request context,
+    # the address limit, the body cap.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         AddressRateLimit,
@@ -126,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
     )
     app.add_middleware(RequestContext)
+    if metrics_server is not None:  # outermost: it sees every answer, 413 and 429 too
+        app.add_middleware(RequestMetricsMiddleware, counts=request_counts)
     app.include_router(health.router)
     app.include_router(tasks_router)
     return app

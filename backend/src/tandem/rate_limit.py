@@ -5,7 +5,8 @@ so a flood of invalid tokens is limited too. A verified request also counts
 against its user (``sub``), so one user cannot starve the others behind the
 same address (the web app's proxy). Counters live in memory by default
 (``window_counters``), or in Redis when ``RATE_LIMIT_STORAGE_URL`` says so, to
-be shared by processes.
+be shared by processes (``shared_counters``, which counts in this process while
+Redis is away).
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import ipaddress
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
+from typing import Literal
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
-from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tandem.errors import AppError, error_response
+from tandem.shared_counters import SharedCounters
 from tandem.window_counters import WindowCounters
 
 audit = logging.getLogger("tandem.audit")
@@ -44,14 +46,21 @@ class RateLimited(AppError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
-def _storage(url: str) -> Storage:
-    """Our constant-cost counters in memory (see ``window_counters``); ``limits`` for the rest."""
-    async_url = url if url.startswith("async+") else f"async+{url}"
-    if urlsplit(async_url).scheme == "async+memory":
+_REDIS_SCHEMES = frozenset({"redis", "rediss"})
+# Where the counters are: this process by configuration, Redis, or this process because
+# Redis is not answering.
+StorageState = Literal["local", "shared", "degraded"]
+
+
+def _storage(url: str) -> WindowCounters | SharedCounters:
+    """Our constant-cost counters in memory (``window_counters``), or Redis
+    (``shared_counters``)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
         return WindowCounters()
-    storage = storage_from_string(async_url)
-    assert isinstance(storage, Storage)  # an async+ scheme always makes an async storage
-    return storage
+    if scheme in _REDIS_SCHEMES:
+        return SharedCounters(url)
+    raise ValueError("RATE_LIMIT_STORAGE_URL must be memory:// or a redis:// (rediss://) URL")
 
 
 class RateLimiter:
@@ -59,10 +68,33 @@ class RateLimiter:
 
     def __init__(self, *, limits: str, storage_url: str) -> None:
         self._items: list[RateLimitItem] = parse_many(limits)
+        self._storage = _storage(storage_url)
         # Fixed windows: one counter per limit and identity, the cheapest check on the hot
         # path (about half the cost of a sliding window, measured). A client can burst up
         # to twice a limit across a window boundary, which these limits tolerate.
-        self._limiter = FixedWindowRateLimiter(_storage(storage_url))
+        self._limiter = FixedWindowRateLimiter(self._storage)
+        self.rejections: Counter[str] = Counter()  # by kind ("address", "user"), for metrics
+
+    @property
+    def shared(self) -> SharedCounters | None:
+        """The Redis counters, when the limits are shared."""
+        return self._storage if isinstance(self._storage, SharedCounters) else None
+
+    def storage_state(self) -> StorageState:
+        """Where requests are counted now; asks for a (bounded) probe of Redis."""
+        shared = self.shared
+        if shared is None:
+            return "local"
+        shared.probe_if_due()
+        return "degraded" if shared.degraded else "shared"
+
+    async def start(self) -> None:
+        if self.shared is not None:
+            await self.shared.start()
+
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
 
     async def check_address(self, address: str) -> None:
         await self._check("address", address)
@@ -73,6 +105,7 @@ class RateLimiter:
     async def _check(self, kind: str, identity: str) -> None:
         for item in self._items:
             if not await self._limiter.hit(item, kind, identity):
+                self.rejections[kind] += 1
                 stats = await self._limiter.get_window_stats(item, kind, identity)
                 audit.info(
                     "rate limit exceeded",

@@ -8,10 +8,12 @@ key source.
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tandem_auth.jwks import UNKNOWN_KID_COOLDOWN_SECONDS
 
 from tests.auth.conftest import AuthLog, StartApp
 from tests.auth.expect import ME, assert_accepted, assert_invalid_token, bearer
@@ -102,7 +104,7 @@ async def test_kid_with_path_sql_or_shell_text_is_refused(
     await assert_accepted(client, alice.token, alice)
 
 
-async def test_a_thousand_unknown_kids_at_once_cost_at_most_one_fetch(
+async def test_a_thousand_unknown_kids_at_once_cost_at_most_one_fetch_per_cooldown(
     start_app: StartApp, new_jwks_server, alice: User, signing_key: SigningKey, auth_log: AuthLog
 ) -> None:
     server = new_jwks_server([signing_key.jwk()])
@@ -121,10 +123,14 @@ async def test_a_thousand_unknown_kids_at_once_cost_at_most_one_fetch(
     async with start_app(jwks_url=server.url, rate_limit_api="1000000/second") as (_, client):
         assert server.fetches == 1  # at startup
         auth_log.clear()
+        started = time.monotonic()
         await burst(client, "a", 1000)
-        assert server.fetches == 2  # one refresh, shared by the whole burst
         await burst(client, "b", 200)
-        assert server.fetches == 2  # the cooldown holds: no fetch for the second burst
+        elapsed = time.monotonic() - started
+        # Kids that arrive within the cooldown wait for its end and share one fetch then
+        # (their key may have been published since): never more than one per cooldown.
+        # (The server's clock would not do: the busy event loop delays when a fetch leaves.)
+        assert 1 <= server.fetches - 1 <= 1 + elapsed / UNKNOWN_KID_COOLDOWN_SECONDS
         assert set(auth_log.reasons) == {"unknown_kid"}
         assert len(auth_log.reasons) == 1200
         await assert_accepted(client, alice.token, alice)

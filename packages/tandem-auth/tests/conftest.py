@@ -8,6 +8,7 @@ the test serves, without a socket. The cryptography is never mocked.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,12 +30,14 @@ class KeyServer:
     headers: dict[str, str] = field(default_factory=dict)
     delay_seconds: float = 0.0
     requests: list[httpx.Request] = field(default_factory=list)
+    requested_at: list[float] = field(default_factory=list)  # time.monotonic() of each
 
     def publish(self, *jwks: dict[str, Any]) -> None:
         self.body = key_set(*jwks)
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        self.requested_at.append(time.monotonic())
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         return httpx.Response(

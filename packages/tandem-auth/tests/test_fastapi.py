@@ -13,7 +13,7 @@ from _pytest.logging import LogCaptureFixture
 from fastapi import Depends, FastAPI, Request
 
 from tandem_auth import JWKSCache, Principal, RevokedSession, TokenVerifier, VerifierSettings
-from tandem_auth.fastapi import BearerAuth, require_user
+from tandem_auth.fastapi import AuthOutcome, BearerAuth, auth_outcome, require_user
 from tests.conftest import KeyServer
 from tests.signers import AUDIENCE, ISSUER, JWKS_URL, claims, signer
 
@@ -39,10 +39,8 @@ def sessions() -> RevokedSessions:
     return RevokedSessions()
 
 
-@pytest_asyncio.fixture
-async def client(
-    key_server: KeyServer, sessions: RevokedSessions
-) -> AsyncIterator[httpx.AsyncClient]:
+def make_app(key_server: KeyServer, sessions: RevokedSessions) -> tuple[FastAPI, TokenVerifier]:
+    """An app with a protected route, one that names its user, and an open one."""
     key_server.publish(EDDSA.jwk())
     verifier = TokenVerifier(
         VerifierSettings(algorithm="EdDSA", issuer=ISSUER, audience=AUDIENCE),
@@ -63,6 +61,18 @@ async def client(
         require_user(principal, user_id, request)
         return []
 
+    @app.get("/open")
+    async def open_route() -> list[Any]:
+        return []
+
+    return app, verifier
+
+
+@pytest_asyncio.fixture
+async def client(
+    key_server: KeyServer, sessions: RevokedSessions
+) -> AsyncIterator[httpx.AsyncClient]:
+    app, _verifier = make_app(key_server, sessions)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -195,3 +205,38 @@ async def test_acceptance_is_logged_once_per_token_and_every_refusal_every_time(
     ]
     assert token not in caplog.text
     assert "eyJ" not in caplog.text
+
+
+async def test_each_requests_outcome_is_readable_by_an_outer_middleware(
+    key_server: KeyServer, sessions: RevokedSessions
+) -> None:
+    """What an exporter of metrics sees: one outcome per request, cache hits included."""
+    app, verifier = make_app(key_server, sessions)
+    seen: list[AuthOutcome | None] = []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+        if scope["type"] == "http":
+            seen.append(auth_outcome(scope))
+
+    token = EDDSA.sign(claims("alice"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=recording)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            for path, headers in [
+                ("/users/alice/orders", bearer(token)),  # verified
+                ("/users/alice/orders", bearer(token)),  # from the token cache: not logged
+                ("/users/bob/orders", bearer(token)),  # accepted, then forbidden
+                ("/users/alice/orders", bearer("not.a.token")),
+                ("/open", {}),
+            ]:
+                await http.get(path, headers=headers)
+
+    assert seen == [
+        AuthOutcome("auth.accepted", "ok"),
+        AuthOutcome("auth.accepted", "ok"),
+        AuthOutcome("auth.forbidden", "user_mismatch"),
+        AuthOutcome("auth.rejected", "malformed"),
+        None,
+    ]
+    assert (verifier.token_cache_stats.hits, verifier.token_cache_stats.misses) == (2, 2)

@@ -137,7 +137,10 @@ async def test_a_live_session_passes_and_is_then_served_from_the_cache(
     check: PostgresSessionCheck, rows: BetterAuthRows
 ) -> None:
     alice = await rows.user_with_session()
+    await check.ensure_live(alice)  # a miss: the database answers, and the cache learns
+    assert (check.cache.stats.hits, check.cache.stats.misses) == (0, 1)
     await check.ensure_live(alice)
+    assert (check.cache.stats.hits, check.cache.stats.misses) == (1, 1)
     assert check.cache.is_live(alice.sid or "", alice.sub)
 
 

@@ -66,5 +66,7 @@ def _banner(config: StackConfig, database_url: str, *, web: bool, api: bool) -> 
     if api:
         log.info("  API:      %s", config.api_url)
         log.info("  API docs: %s", config.api_docs_url)
+        if config.metrics_url:
+            log.info("  Metrics:  %s", config.metrics_url)
     log.info("  Database: %s", redact(database_url))
     log.info("Ctrl-C to stop")

@@ -45,6 +45,8 @@ class StackConfig:
     jwt_issuer: str
     jwt_audience: str
     jwt_algorithm: str
+    metrics_port: int | None = None
+    """`METRICS_PORT`: the API serves Prometheus metrics there (it reads the variable itself)."""
 
     @classmethod
     def from_env(cls, paths: RepoPaths, environ: Mapping[str, str] | None = None) -> "StackConfig":
@@ -64,11 +66,16 @@ class StackConfig:
             jwt_issuer=env.get("JWT_ISSUER") or auth_url,
             jwt_audience=env.get("JWT_AUDIENCE") or DEFAULT_JWT_AUDIENCE,
             jwt_algorithm=env.get("JWT_ALGORITHM") or DEFAULT_JWT_ALGORITHM,
+            metrics_port=_port(env, "METRICS_PORT", 0) or None,
         )
 
     @property
     def api_docs_url(self) -> str:
         return f"{self.api_url}/docs"
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else None
 
     def child_env(
         self, *, database_url: str, base: Mapping[str, str] | None = None

@@ -27,6 +27,7 @@ from tandem_auth.keys import KeySource, SharedSecrets
 from tandem_auth.principal import Principal
 from tandem_auth.sessions import SessionCheck
 from tandem_auth.settings import VerifierSettings
+from tandem_auth.stats import CacheStats
 from tandem_auth.verifier import TokenVerifier
 
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "ALGORITHMS",
     "Algorithm",
     "AuthError",
+    "CacheStats",
     "ConfigurationError",
     "ExpiredToken",
     "InvalidRequest",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from fastapi import FastAPI, Request
@@ -39,6 +40,33 @@ T = TypeVar("T")
 
 VerifierSource = TokenVerifier | Callable[[Request], TokenVerifier]
 SessionSource = SessionCheck | Callable[[Request], SessionCheck | None]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthOutcome:
+    """How authentication ended for one request: the event as logged (``auth.accepted``,
+    ``auth.rejected`` or ``auth.forbidden``) and its reason code (``ok``, ``expired``, ...)."""
+
+    event: str
+    reason: str
+
+
+# Where the request's outcome is kept: its state, which Starlette keeps in the ASGI scope.
+_OUTCOME = "tandem_auth_outcome"
+_ACCEPTED: Final = AuthOutcome("auth.accepted", "ok")
+
+
+def auth_outcome(scope: Mapping[str, Any]) -> AuthOutcome | None:
+    """The last authentication outcome of the request with this ASGI scope, or None.
+
+    For metrics or access logs: a pure ASGI middleware can read it once the app has
+    answered. Every request that passed ``BearerAuth`` has one, cache hits included
+    (they are not logged again); a later refusal (``require_user``, a revoked
+    session) replaces it.
+    """
+    state = scope.get("state")
+    outcome = state.get(_OUTCOME) if isinstance(state, dict) else None
+    return outcome if isinstance(outcome, AuthOutcome) else None
 
 
 class BearerAuth(SecurityBase):
@@ -102,6 +130,7 @@ class BearerAuth(SecurityBase):
             )
             raise
         request.state.principal = principal
+        setattr(request.state, _OUTCOME, _ACCEPTED)
         return principal
 
     def lifespan(self, _app: FastAPI | None = None) -> AbstractAsyncContextManager[None]:
@@ -134,7 +163,7 @@ class BearerAuth(SecurityBase):
         verifier = self._verifier_for(request)
         principal = verifier.cached(token)
         if principal is None:
-            principal = await verifier.verify(token)
+            principal = await verifier.verify_uncached(token)
             # Once per token and process: a cache hit repeats a verdict already logged.
             log_auth_event(request, "auth.accepted", reason="ok", status=None, principal=principal)
         return principal
@@ -195,7 +224,9 @@ def log_auth_event(
     principal: Principal | None = None,
     kid: str | None = None,
 ) -> None:
-    """One structured event per outcome. Never the token, the header, or the claims."""
+    """One structured event per outcome, also kept for ``auth_outcome``. Never the token,
+    the header, or the claims."""
+    setattr(request.state, _OUTCOME, AuthOutcome(event, reason))
     route: Any = request.scope.get("route")
     logger.info(
         event,

@@ -2,7 +2,10 @@
 
 Keys load at start-up and refresh in the background. A failed refresh keeps
 the last good keys. An unknown ``kid`` triggers at most one fetch per
-cooldown, shared by every request waiting on it (single flight). Each fetch
+cooldown, shared by every request waiting on it (single flight); a request
+that arrives within the cooldown waits for the next fetch rather than being
+refused, so a key published just after a fetch (by another instance, or a
+rotation) is never refused for a valid token, only delayed. Each fetch
 is bounded: https only (plain http only to a loopback address), a total
 timeout, no redirects, no proxy from the environment, no compression, a cap
 on the body size and a cap on the number of keys.
@@ -29,6 +32,9 @@ logger = logging.getLogger("tandem_auth.jwks")
 
 MAX_KEYS: Final = 32
 MAX_BODY_BYTES: Final = 64 * 1024
+# The most a request for an unknown kid waits, and the fewest seconds between the fetches
+# unknown kids cause (see ``JWKSCache._refresh``).
+UNKNOWN_KID_COOLDOWN_SECONDS: Final = 2.0
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -94,7 +100,7 @@ class JWKSCache:
         max_keys: int = MAX_KEYS,
         refresh_interval_seconds: float = 300.0,
         retry_interval_seconds: float = 5.0,
-        unknown_kid_cooldown_seconds: float = 30.0,
+        unknown_kid_cooldown_seconds: float = UNKNOWN_KID_COOLDOWN_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if algorithm not in ALGORITHMS or algorithm == SHARED_SECRET_ALGORITHM:
@@ -163,7 +169,7 @@ class JWKSCache:
             raise InvalidToken("bad_kid")
         key = self._keys.get(kid)
         if key is None:
-            await self._refresh(trigger="unknown_kid")
+            await self._refresh(trigger="unknown_kid", kid=kid)
             key = self._keys.get(kid)
         if key is not None:
             return (key,)
@@ -176,21 +182,33 @@ class JWKSCache:
             await asyncio.sleep(self._refresh_interval if self._keys else self._retry_interval)
             await self._refresh(trigger="scheduled")
 
-    async def _refresh(self, *, trigger: str) -> None:
+    async def _refresh(self, *, trigger: str, kid: str | None = None) -> None:
         """Fetch once; concurrent callers share the fetch instead of starting their own.
 
         The cooldown counts only the fetches that unknown kids asked for: a key
         published just after a scheduled refresh is fetched at its first use.
         ``trigger`` (``startup``, ``scheduled`` or ``unknown_kid``) is logged as the
         refresh's reason.
+
+        An unknown kid within the cooldown waits for the cooldown's end, holding the
+        lock, so that everyone arriving meanwhile shares the one fetch that follows.
+        Without the key its signature cannot be checked, so a kid that an attacker
+        made up and one that was published a moment ago look the same: refusing
+        both would refuse valid tokens for the rest of the cooldown, while waiting
+        costs them at most the cooldown and keeps the fetch rate at one per
+        cooldown. With no keys at all there is nothing to wait for: the caller
+        gets 503 at once.
         """
         requested_at = time.monotonic()
         async with self._fetch_lock:
-            if self._last_fetch_started >= requested_at:
+            if self._last_fetch_started >= requested_at or kid in self._keys:
                 return  # someone else fetched while we waited for the lock
             if trigger == "unknown_kid":
-                if requested_at - self._last_unknown_kid_fetch < self._cooldown:
-                    return
+                wait = self._last_unknown_kid_fetch + self._cooldown - time.monotonic()
+                if wait > 0:
+                    if not self._keys:
+                        return
+                    await asyncio.sleep(wait)
                 self._last_unknown_kid_fetch = time.monotonic()
             self._last_fetch_started = time.monotonic()
             try:

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 
 from tandem_auth.principal import Principal
+from tandem_auth.stats import CacheStats
 
 
 class VerifiedTokenCache:
@@ -20,17 +21,20 @@ class VerifiedTokenCache:
         self._max_entries = max_entries
         self._leeway = leeway_seconds
         self._entries: OrderedDict[str, Principal] = OrderedDict()
+        self.stats = CacheStats()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, token: str) -> Principal | None:
         principal = self._entries.get(token)
-        if principal is None:
-            return None
-        if principal.expires_at + self._leeway <= time.time():
+        if principal is not None and principal.expires_at + self._leeway <= time.time():
             del self._entries[token]
-            return None
+            principal = None
+        if principal is None:
+            self.stats.misses += 1
+        else:
+            self.stats.hits += 1
         return principal
 
     def put(self, token: str, principal: Principal) -> None:

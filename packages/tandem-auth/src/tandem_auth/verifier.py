@@ -19,6 +19,7 @@ from tandem_auth.errors import AuthError, ConfigurationError, ExpiredToken, Inva
 from tandem_auth.keys import KeySource, VerificationKey
 from tandem_auth.principal import Principal
 from tandem_auth.settings import VerifierSettings
+from tandem_auth.stats import CacheStats
 from tandem_auth.token_cache import VerifiedTokenCache
 from tandem_auth.token_shape import vetted_kid
 
@@ -68,15 +69,21 @@ class TokenVerifier:
         """How many verified tokens are remembered right now."""
         return len(self._cache)
 
+    @property
+    def token_cache_stats(self) -> CacheStats:
+        """Hits and misses of the verified-token cache (``cached`` and ``verify``)."""
+        return self._cache.stats
+
     def cached(self, token: str) -> Principal | None:
         """The principal of a token verified earlier and not yet expired, else None."""
         return self._cache.get(token)
 
     async def verify(self, token: str) -> Principal:
         """Return the token's principal, or raise ``InvalidToken``/``KeySourceUnavailable``."""
-        cached = self._cache.get(token)
-        if cached is not None:
-            return cached
+        return self.cached(token) or await self.verify_uncached(token)
+
+    async def verify_uncached(self, token: str) -> Principal:
+        """``verify`` without the cache lookup, for a caller whose ``cached`` just missed."""
         kid = vetted_kid(token, algorithm=self.settings.algorithm, require_kid=self._require_kid)
         try:
             claims = self._decode(token, await self.keys.keys_for(kid))

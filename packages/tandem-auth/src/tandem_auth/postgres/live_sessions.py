@@ -26,6 +26,7 @@ import asyncpg
 
 from tandem_auth.postgres.schema import DEFAULT_CHANNEL, quoted
 from tandem_auth.postgres.trigger import FLUSH_ALL
+from tandem_auth.stats import CacheStats
 
 logger = logging.getLogger("tandem_auth.postgres")
 LISTENER_NAME = "tandem-auth-session-listener"
@@ -59,6 +60,7 @@ class LiveSessionCache:
         self._changes_seen = 0  # bumps on every notification and every flush
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.stats = CacheStats()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -81,12 +83,17 @@ class LiveSessionCache:
 
     def is_live(self, sid: str, sub: str) -> bool:
         entry = self._entries.get(sid)
-        return (
+        live = (
             entry is not None
             and self.listening
             and entry.sub == sub
             and entry.live_until > time.time()
         )
+        if live:
+            self.stats.hits += 1
+        else:
+            self.stats.misses += 1
+        return live
 
     def checkpoint(self) -> int:
         """Take before a database check; pass to ``remember`` after it."""
