@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from tandem_stack.haproxy import server_states
 from tandem_stack.paths import RepoPaths
@@ -114,7 +115,9 @@ class Cluster:
         started = time.monotonic()
         while self.server_states().get(name) != "UP":
             if time.monotonic() - started > timeout:
-                raise StackFailed(f"{name} was not UP within {timeout:.0f} s: {self.server_states()}")
+                raise StackFailed(
+                    f"{name} was not UP within {timeout:.0f} s: {self.server_states()}"
+                )
             time.sleep(0.1)
         return time.monotonic() - started
 
@@ -155,12 +158,12 @@ def _environment(ports: Ports, data: Path) -> dict[str, str]:
     }
 
 
-def start_runner(env: Mapping[str, str], log: Path) -> Child:
+def start_runner(env: Mapping[str, str], log: BinaryIO) -> Child:
     runner = Child(
         "cluster",
         ["uv", "run", "--project", str(BACKEND), "--frozen", "python", "-m", "tandem_stack",
          "cluster", "--no-build"],
-        cwd=ROOT, env=env, output=log.open("ab"), grace=_STOP_TIMEOUT,
+        cwd=ROOT, env=env, output=log, grace=_STOP_TIMEOUT,
     )  # fmt: skip
     runner.start()
     return runner
@@ -178,21 +181,27 @@ def running_cluster() -> Iterator[Cluster]:
     """A cluster of SIZE web and API instances; leaving stops it (Ctrl-C) if a test did not."""
     _clear_leftovers(_DATA)
     ports = Ports.free()
-    runner = start_runner(_environment(ports, _DATA), _LOG)
-    cluster = Cluster(runner, ports, _DATA)
-    try:
-        started = time.monotonic()
-        while not (
-            http_ok(f"{cluster.web_url}/api/health", timeout=2.0)
-            and http_ok(f"{cluster.api_url}/ready", timeout=2.0)
-            and "Tandem is running" in _LOG.read_text(encoding="utf-8", errors="replace")
-        ):
-            cluster.check_alive()
-            if time.monotonic() - started > _START_TIMEOUT:
-                raise StackFailed(f"the cluster was not up within {_START_TIMEOUT:.0f} s")
-            time.sleep(0.5)
-        yield cluster
-    finally:
-        if runner.alive():
-            interrupt(runner)
-        runner.stop()
+    with _LOG.open("ab") as log:
+        runner = start_runner(_environment(ports, _DATA), log)
+        try:
+            yield from _serve(Cluster(runner, ports, _DATA))
+        finally:
+            if runner.alive():
+                interrupt(runner)
+            runner.stop()
+
+
+def _serve(cluster: Cluster) -> Iterator[Cluster]:
+    """Wait until everything is up, behind HAProxy too, then hand the cluster over."""
+    started = time.monotonic()
+    while not (
+        http_ok(f"{cluster.web_url}/api/health", timeout=2.0)
+        and http_ok(f"{cluster.api_url}/ready", timeout=2.0)
+        and "Tandem is running" in _LOG.read_text(encoding="utf-8", errors="replace")
+        and set(cluster.server_states().values()) == {"UP"}
+    ):
+        cluster.check_alive()
+        if time.monotonic() - started > _START_TIMEOUT:
+            raise StackFailed(f"the cluster was not up within {_START_TIMEOUT:.0f} s")
+        time.sleep(0.5)
+    yield cluster
