@@ -30,7 +30,9 @@ TWO = "HAProxy, 2 instances"
 
 def _haproxy(name: str, api_ports: list[int], directory: Path, log_dir: Path) -> tuple[Server, str]:
     port = free_port()
-    balancer = Balancer(web_port=free_port(), api_port=port, web_instances=[], api_instances=api_ports)
+    balancer = Balancer(
+        web_port=free_port(), api_port=port, web_instances=[], api_instances=api_ports
+    )
     config = directory / f"{name}.cfg"
     config.write_text(render(balancer, stats_socket=directory / f"{name}.sock"), encoding="utf-8")
     program = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin") or "haproxy"
