@@ -21,8 +21,8 @@ from tandem.db import Database
 from tandem.db_url import libpq_url
 from tandem.errors import install_error_handlers
 from tandem.logging import configure_logging, flush_logs
-from tandem.metrics import MetricsServer, RequestMetrics, StateCollector
-from tandem.metrics_middleware import RequestMetricsMiddleware
+from tandem.metrics import MetricsServer, RequestCollector, StateCollector
+from tandem.metrics_middleware import RequestCounts, RequestMetricsMiddleware
 from tandem.middleware import BodySizeLimit, RequestContext
 from tandem.rate_limit import AddressRateLimit, RateLimiter, parse_trusted_proxies
 from tandem.rls_guard import check_row_level_security
@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             verifier=verifier, sessions=sessions, database=database, rate_limiter=rate_limiter
         )
     )
+    request_counts = RequestCounts()
+    registry.register(RequestCollector(request_counts))
     metrics_server = (
         MetricsServer(registry, settings.metrics_port) if settings.metrics_port else None
     )
@@ -152,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContext)
     if metrics_server is not None:  # outermost: it sees every answer, 413 and 429 too
-        app.add_middleware(RequestMetricsMiddleware, metrics=RequestMetrics(registry))
+        app.add_middleware(RequestMetricsMiddleware, counts=request_counts)
     app.include_router(health.router)
     app.include_router(tasks_router)
     return app

@@ -4,7 +4,8 @@ Metrics have a listener of their own, never a route on the API's port: what
 they reveal (routes, outcomes, pool use) is for the operator, and a scrape
 never competes with requests for the API's rate limits.
 
-Only the requests are counted on the request path (``metrics_middleware``).
+Only the requests are counted on the request path (``metrics_middleware``), in
+plain numbers that ``RequestCollector`` reads.
 Everything else is read when Prometheus scrapes: the caches' hit and miss
 counts (tandem-auth's ``CacheStats``), the key set's age, the pool, the
 rate-limit rejections and the Redis fallback are plain numbers their owners
@@ -14,52 +15,77 @@ templates, never raw paths; a fixed set of methods; reason codes.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from threading import Thread
 from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from tandem_auth import CacheStats, JWKSCache, TokenVerifier
 from tandem_auth.postgres import PostgresSessionCheck
 
 from tandem.db import Database
+from tandem.metrics_middleware import LATENCY_BUCKETS, Latencies, RequestCounts
 from tandem.rate_limit import RateLimiter
 
 if TYPE_CHECKING:
     from sqlalchemy.pool import QueuePool
 
 METRICS_HOST = "127.0.0.1"
-# API answers take milliseconds; the default buckets start at 5 ms.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-class RequestMetrics:
-    """The families the request path updates (by ``metrics_middleware``)."""
+class RequestCollector(Collector):
+    """The requests the middleware counted, as Prometheus families."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter(
+    def __init__(self, counts: RequestCounts) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        # Copied in one step each: the event loop goes on counting in its own thread.
+        series = list(self._counts.latencies.items())
+        outcomes = list(self._counts.auth_outcomes.items())
+        requests = CounterMetricFamily(
             "tandem_http_requests",
             "HTTP requests answered, by route template, method and status.",
-            ["route", "method", "status"],
-            registry=registry,
+            labels=["route", "method", "status"],
         )
-        self.latency = Histogram(
+        by_route: dict[tuple[str, str], list[Latencies]] = {}
+        for (route, method, status), latencies in series:
+            requests.add_metric([route, method, str(status)], sum(latencies.buckets))
+            by_route.setdefault((route, method), []).append(latencies)
+        yield requests
+        durations = HistogramMetricFamily(
             "tandem_http_request_duration_seconds",
             "Time from a request's arrival to its last response byte, by route template.",
-            ["route", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            labels=["route", "method"],
         )
-        self.auth_outcomes = Counter(
+        for labels, parts in by_route.items():
+            counts = [sum(column) for column in zip(*(p.buckets for p in parts), strict=True)]
+            cumulative = list(itertools.accumulate(counts))
+            bounds = [*map(str, LATENCY_BUCKETS), "+Inf"]
+            durations.add_metric(
+                list(labels),
+                buckets=list(zip(bounds, cumulative, strict=True)),
+                sum_value=sum(p.total_seconds for p in parts),
+            )
+        yield durations
+        auth = CounterMetricFamily(
             "tandem_auth_outcomes",
             "Authentication outcomes, one per request that presented itself to the verifier.",
-            ["event", "reason"],
-            registry=registry,
+            labels=["event", "reason"],
         )
+        for (event, reason), count in outcomes:
+            auth.add_metric([event, reason], count)
+        yield auth
 
 
 class StateCollector(Collector):

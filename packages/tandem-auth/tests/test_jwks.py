@@ -18,6 +18,9 @@ from tests.signers import JWKS_URL, claims, signer
 
 EDDSA = signer("EdDSA")
 COOLDOWN = 0.5  # the unknown-kid cooldown of the tests that measure it
+# The key server sees a fetch a little after the cache decided on it (other coroutines run
+# in between), so the gaps it sees may fall short of the cooldown by that much.
+SPACED = COOLDOWN - 0.05
 
 
 def refresh_failures(caplog: LogCaptureFixture) -> list[str]:
@@ -164,7 +167,7 @@ async def test_a_burst_of_unknown_kids_costs_at_most_one_fetch_per_cooldown(
     # Start-up; the first kid's fetch; and one more, a cooldown later, for the kids that
     # arrived while it ran (their keys could have been published after it started).
     _start_up, first, second = key_server.requested_at
-    assert second - first >= COOLDOWN
+    assert second - first >= SPACED
 
 
 async def test_a_rotated_in_key_is_fetched_once_at_its_first_use(
@@ -204,7 +207,7 @@ async def test_a_key_published_just_after_a_fetch_for_a_made_up_kid_is_accepted(
 
     assert principal.kid == "just-created"
     assert len(key_server.requests) == 3
-    assert key_server.requested_at[2] - key_server.requested_at[1] >= COOLDOWN
+    assert key_server.requested_at[2] - key_server.requested_at[1] >= SPACED
 
 
 async def test_unknown_kids_without_pause_cost_at_most_one_fetch_per_cooldown(
@@ -230,7 +233,7 @@ async def test_unknown_kids_without_pause_cost_at_most_one_fetch_per_cooldown(
     unknown_kid_fetches = key_server.requested_at[1:]
     assert sent > len(unknown_kid_fetches)
     gaps = [b - a for a, b in itertools.pairwise(unknown_kid_fetches)]
-    assert all(gap >= COOLDOWN for gap in gaps), gaps
+    assert all(gap >= SPACED for gap in gaps), gaps
     assert len(unknown_kid_fetches) <= 5  # three cooldowns and the last waiters' fetch
 
 
