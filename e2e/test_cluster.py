@@ -31,7 +31,7 @@ from support import sensitive
 from support.cluster import RATE_LIMIT, SIZE, Cluster, interrupt, running_cluster
 from support.http import SESSION_COOKIE, bearer, client, jwt_claims, jwt_header, remember_session
 from support.paths import BACKEND, FRONTEND, LOGS, ROOT
-from support.stack import HOST, _base_env
+from support.stack import HOST, Stack, _base_env
 from support.users import User, new_user
 
 ME = "/api/me"
@@ -63,7 +63,9 @@ def report(message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
+def cluster(stack: Stack) -> Iterator[Cluster]:
+    """After the suite's stack, which empties artifacts/logs/ as it starts: the cluster's log
+    must survive until test_zz_log_scan.py reads it."""
     with running_cluster() as running:
         yield running
 
