@@ -43,16 +43,11 @@ class Restarting:
         self._delay: float | None = None
         self._restart_at: float | None = None
         self._stopped = False
-        self._restarts = 0
 
     @property
     def child(self) -> Child:
         """The current child (it may be dead and waiting for its restart)."""
         return self._child
-
-    @property
-    def restarts(self) -> int:
-        return self._restarts
 
     def start(self) -> None:
         self._launch()
@@ -77,7 +72,6 @@ class Restarting:
             )
         elif now >= self._restart_at:
             self._restart_at = None
-            self._restarts += 1
             self._child = self._make_child()
             self._launch()
 
