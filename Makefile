@@ -2,6 +2,7 @@
 #   make run    the whole app (PostgreSQL, FastAPI, Next.js), production mode
 #   make api    PostgreSQL and FastAPI only
 #   make dev    the whole app with hot reload
+#   make cluster  CLUSTER_SIZE (2) web and API instances behind HAProxy, with Redis
 #   make test   every test suite, as CI runs it
 #   make bench  the benchmarks
 #   make fuzz   Schemathesis over the API with a long budget
@@ -19,7 +20,7 @@ BACKEND := uv run --project backend --frozen
 STACK := $(BACKEND) python -m tandem_stack
 AUTH_PACKAGE := packages/tandem-auth
 
-.PHONY: help run api dev db test lint typecheck test-backend test-frontend test-e2e openapi \
+.PHONY: help run api dev db cluster deps-haproxy test lint typecheck test-backend test-frontend test-e2e openapi \
         check-openapi bench deps deps-python deps-postgres deps-redis deps-frontend deps-browser clean \
         fuzz mutation deps-bench test-bench package test-package test-wheel
 
@@ -38,9 +39,12 @@ dev: deps-python deps-postgres deps-frontend
 db: deps-python deps-postgres
 	$(STACK) db
 
+cluster: deps-python deps-postgres deps-redis deps-haproxy deps-frontend
+	$(STACK) cluster
+
 ## Dependencies ---------------------------------------------------------------
 
-deps: deps-python deps-postgres deps-redis deps-frontend deps-browser deps-bench
+deps: deps-python deps-postgres deps-redis deps-haproxy deps-frontend deps-browser deps-bench
 
 deps-python:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user "uv==0.13.9"
@@ -59,6 +63,11 @@ deps-postgres:
 deps-redis:
 	@command -v redis-server >/dev/null || { echo "Installing Redis (apt-get)"; $(SUDO) apt-get update -qq && \
 	  $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+# HAProxy, from Debian: the load balancer of make cluster and its tests.
+deps-haproxy:
+	@command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || { echo "Installing HAProxy (apt-get)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
 
 deps-frontend:
 	@cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }

@@ -28,6 +28,7 @@ from tandem_stack.paths import find_root
 from bench import (
     auth_overhead,
     auth_route,
+    balancer,
     create_control,
     driver,
     list_control,
@@ -63,6 +64,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     create_control.BENCHMARK,
     driver.BENCHMARK,
     workers.BENCHMARK,
+    balancer.BENCHMARK,
     server_stack.BENCHMARK,
     scale.BENCHMARK,
     search.BENCHMARK,

@@ -12,7 +12,8 @@ import { jwtPluginOptions } from "@/lib/server/jwt-plugin";
 import { forgetSession } from "@/lib/server/session-cache";
 import { forgetToken } from "@/lib/server/token-cache";
 
-export const pool = new Pool({ connectionString: databaseURL() });
+// At most 10 connections per web instance: its share of the connection budget (docs/deployment.md).
+export const pool = new Pool({ connectionString: databaseURL(), max: 10 });
 
 /** The single Better Auth configuration, shared with scripts/check-schema-drift.mts and scripts/print-schema.mts. */
 export const authOptions = {
@@ -75,7 +76,7 @@ export const authOptions = {
   },
   telemetry: { enabled: false },
   plugins: [
-    jwt(jwtPluginOptions()),
+    jwt(jwtPluginOptions(pool)),
     // Must stay last: it copies Set-Cookie headers from auth.api calls into Next's cookie store.
     nextCookies(),
   ],

@@ -1,4 +1,4 @@
-"""`python -m tandem_stack db|api|run|dev`: the entry point behind the Makefile.
+"""`python -m tandem_stack db|api|run|dev|cluster`: the entry point behind the Makefile.
 
 The runner's own messages go to stderr as `[stack] ...`; the children's output goes to
 stdout, each line prefixed with the child's name.
@@ -13,7 +13,7 @@ from tandem_stack import commands
 from tandem_stack.config import StackConfig
 from tandem_stack.dotenv import ensure_auth_secret, load_dotenv
 from tandem_stack.errors import Interrupted, StackError
-from tandem_stack.paths import RepoPaths, find_root
+from tandem_stack.paths import RepoPaths, data_dir_from_env, find_root
 from tandem_stack.supervisor import Supervisor
 
 log = logging.getLogger("tandem_stack")
@@ -40,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the whole stack, production build")
     run.add_argument("--rebuild", action="store_true", help="rebuild the web app even if current")
     sub.add_parser("dev", help="the whole stack with hot reload")
+    cluster = sub.add_parser(
+        "cluster", help="CLUSTER_SIZE web and API instances behind HAProxy, with Redis"
+    )
+    cluster.add_argument(
+        "--rebuild", action="store_true", help="rebuild the web app even if current"
+    )
+    cluster.add_argument(
+        "--no-build", action="store_true", help="serve the existing web build as it is"
+    )
     return parser
 
 
@@ -48,6 +57,8 @@ def _dispatch(args: argparse.Namespace, config: StackConfig, supervisor: Supervi
         commands.db(config, supervisor)
     elif args.command == "api":
         commands.api(config, supervisor, reload=args.reload)
+    elif args.command == "cluster":
+        commands.cluster(config, supervisor, build=not args.no_build, rebuild=args.rebuild)
     else:
         dev = args.command == "dev"
         commands.run(config, supervisor, dev=dev, rebuild=getattr(args, "rebuild", False))
@@ -60,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     status = 0
     try:
-        paths = RepoPaths(find_root())
+        paths = RepoPaths(find_root(), data_dir=data_dir_from_env())
         ensure_auth_secret(paths.env_file)
         load_dotenv(paths.env_file)
         config = StackConfig.from_env(paths, os.environ)

@@ -1,13 +1,15 @@
-"""The commands behind `make db`, `make api`, `make run` and `make dev`."""
+"""The commands behind `make db`, `make api`, `make run`, `make dev` and `make cluster`."""
 
 import logging
 
+from tandem_stack import cluster as topology
 from tandem_stack.api import start_api
 from tandem_stack.config import StackConfig
 from tandem_stack.database import DatabaseUrls, api_env, prepare_database, redact
 from tandem_stack.migrations import run_migrations
+from tandem_stack.redis import prepare_redis
 from tandem_stack.supervisor import Supervisor
-from tandem_stack.web import prepare_web, start_web
+from tandem_stack.web import create_signing_key, prepare_web, start_web
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,35 @@ def run(config: StackConfig, supervisor: Supervisor, *, dev: bool, rebuild: bool
     # The API logs in as tandem_app; the owner's URL reaches only Next.js and the migrations.
     has_api = start_api(config, supervisor, env=api_env(env, database), reload=dev)
     _banner(config, database.owner, web=has_web, api=has_api)
+    supervisor.watch()
+
+
+def cluster(config: StackConfig, supervisor: Supervisor, *, build: bool, rebuild: bool) -> None:
+    """CLUSTER_SIZE web and API instances behind HAProxy, on one database and one Redis."""
+    layout = topology.Topology.of(config)
+    topology.check_ports_free(config, layout)
+    database = _database(config, supervisor)  # the migrations run once, before any instance
+    redis_url = prepare_redis(config, supervisor)
+    env = config.child_env(database_url=database.owner) | {"REDIS_URL": redis_url}
+    if build:
+        prepare_web(config, supervisor, env=env, dev=False, rebuild=rebuild)
+    # Exactly one signing key, made before any instance could race to make its own.
+    create_signing_key(config, supervisor, env=env)
+    topology.start_web_instances(config, supervisor, layout, env=env)
+    # Before the API instances: they read their keys from the web instances through it.
+    topology.start_balancer(config, supervisor, layout)
+    topology.start_api_instances(config, supervisor, layout, env=api_env(env, database))
+    log.info("Tandem is running: %d web and %d API instances", len(layout.web), len(layout.api))
+    log.info("  Web:      %s (load balancer)", config.better_auth_url)
+    for web in layout.web:
+        log.info("    %s:   %s", web.name, web.url)
+    log.info("  API:      %s (load balancer)", config.api_url)
+    for api in layout.api:
+        log.info("    %s:   %s   metrics %s", api.name, api.url, api.metrics_url)
+    log.info("  Database: %s", redact(database.owner))
+    log.info("  Redis:    %s", redact(redis_url))
+    log.info("  HAProxy:  %s", config.paths.cluster_dir / "haproxy.cfg")
+    log.info("Ctrl-C to stop")
     supervisor.watch()
 
 

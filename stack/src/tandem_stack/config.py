@@ -13,6 +13,11 @@ from tandem_stack.paths import RepoPaths
 DEFAULT_WEB_PORT = 3000
 DEFAULT_API_PORT = 8000
 DEFAULT_EMBEDDED_PG_PORT = 5433
+DEFAULT_EMBEDDED_REDIS_PORT = 6380
+DEFAULT_CLUSTER_SIZE = 2
+MAX_CLUSTER_SIZE = 16
+# `make cluster` serves instance i's metrics on METRICS_PORT + i, by default above the API ports.
+CLUSTER_METRICS_OFFSET = 100
 DEFAULT_JWT_AUDIENCE = "tandem-api"
 DEFAULT_JWT_ALGORITHM = "EdDSA"
 
@@ -26,6 +31,15 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
         return default
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name} must be a port number (1-65535), not {raw!r}")
+    return int(raw)
+
+
+def _cluster_size(environ: Mapping[str, str]) -> int:
+    raw = environ.get("CLUSTER_SIZE", "").strip()
+    if not raw:
+        return DEFAULT_CLUSTER_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_CLUSTER_SIZE:
+        raise ConfigError(f"CLUSTER_SIZE must be from 1 to {MAX_CLUSTER_SIZE}, not {raw!r}")
     return int(raw)
 
 
@@ -47,6 +61,11 @@ class StackConfig:
     jwt_algorithm: str
     metrics_port: int | None = None
     """`METRICS_PORT`: the API serves Prometheus metrics there (it reads the variable itself)."""
+    cluster_size: int = DEFAULT_CLUSTER_SIZE
+    """`CLUSTER_SIZE`: API and web instances in `make cluster`."""
+    embedded_redis_port: int = DEFAULT_EMBEDDED_REDIS_PORT
+    external_redis_url: str | None = None
+    """`REDIS_URL` from the environment; None means `make cluster` embeds redis-server."""
 
     @classmethod
     def from_env(cls, paths: RepoPaths, environ: Mapping[str, str] | None = None) -> "StackConfig":
@@ -67,6 +86,9 @@ class StackConfig:
             jwt_audience=env.get("JWT_AUDIENCE") or DEFAULT_JWT_AUDIENCE,
             jwt_algorithm=env.get("JWT_ALGORITHM") or DEFAULT_JWT_ALGORITHM,
             metrics_port=_port(env, "METRICS_PORT", 0) or None,
+            cluster_size=_cluster_size(env),
+            embedded_redis_port=_port(env, "EMBEDDED_REDIS_PORT", DEFAULT_EMBEDDED_REDIS_PORT),
+            external_redis_url=env.get("REDIS_URL") or None,
         )
 
     @property
@@ -76,6 +98,11 @@ class StackConfig:
     @property
     def metrics_url(self) -> str | None:
         return f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else None
+
+    @property
+    def cluster_metrics_base(self) -> int:
+        """Instance i of `make cluster` serves its metrics on this port + i."""
+        return self.metrics_port or self.api_port + CLUSTER_METRICS_OFFSET
 
     def child_env(
         self, *, database_url: str, base: Mapping[str, str] | None = None

@@ -8,6 +8,7 @@ from pathlib import Path
 from tandem_stack.errors import ConfigError
 
 ROOT_ENV = "TANDEM_ROOT"
+DATA_ENV = "TANDEM_DATA_DIR"
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,9 @@ class RepoPaths:
     """The paths the runner reads and writes, all derived from the repository root."""
 
     root: Path
+    data_dir: Path | None = None
+    """`$TANDEM_DATA_DIR`: where machine-local state lives instead of `.data/` (a test suite
+    runs its own cluster beside a developer's)."""
 
     @property
     def env_file(self) -> Path:
@@ -36,7 +40,7 @@ class RepoPaths:
     @property
     def data(self) -> Path:
         """Machine-local state; never committed."""
-        return self.root / ".data"
+        return self.data_dir or self.root / ".data"
 
     @property
     def postgres_data(self) -> Path:
@@ -57,9 +61,24 @@ class RepoPaths:
         return self.data / "run"
 
     @property
+    def redis_data(self) -> Path:
+        return self.data / "redis"
+
+    @property
+    def cluster_dir(self) -> Path:
+        """What `make cluster` generates: the load balancer's configuration, its stats socket."""
+        return self.data / "cluster"
+
+    @property
     def web_build_stamp(self) -> Path:
         """Fingerprint of the environment the last web build saw."""
         return self.data / "web-build.json"
+
+
+def data_dir_from_env(environ: Mapping[str, str] | None = None) -> Path | None:
+    env = os.environ if environ is None else environ
+    configured = env.get(DATA_ENV, "").strip()
+    return Path(configured).resolve() if configured else None
 
 
 def _is_root(directory: Path) -> bool:

@@ -139,6 +139,13 @@ class Child:
                     pass  # our stdout is gone; keep draining so the child never blocks
 
     @property
+    def pid(self) -> int:
+        """The child's process id, which is also its process group's."""
+        if self._process is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        return self._process.pid
+
+    @property
     def returncode(self) -> int | None:
         return None if self._process is None else self._process.poll()
 

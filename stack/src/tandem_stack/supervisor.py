@@ -1,5 +1,6 @@
 """Runs the stack's services in order, stops them in reverse order, and decides when to
-stop: on Ctrl-C, SIGTERM or SIGHUP, or as soon as any service dies.
+stop: on Ctrl-C, SIGTERM or SIGHUP, or as soon as any service dies, except the services it
+restarts (`spawn_restarting`: the cluster's instances), which it starts again with backoff.
 
 It also owns `.data/run/`: a lock file naming the runner (one runner per checkout) and a
 PID file per child, so the next runner finds and stops children that a runner killed
@@ -20,6 +21,7 @@ from tandem_stack.errors import ChildFailed, ConfigError, Interrupted
 from tandem_stack.pidfiles import is_alive, live_process, read_pidfile, write_pidfile
 from tandem_stack.processes import DEFAULT_GRACE, Child, group_members, stop_group
 from tandem_stack.readiness import http_ok
+from tandem_stack.restarts import Backoff, Restarting
 
 RUNNER_PIDFILE = "stack.pid"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -154,6 +156,22 @@ class Supervisor:
         child.start()
         return child
 
+    def spawn_restarting(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        backoff: Backoff,
+    ) -> Restarting:
+        """Start a long-running child that `watch` starts again whenever it exits."""
+        self.check()
+        service = Restarting(name, lambda: self._child(name, argv, cwd, env), backoff)
+        self.add(service)
+        service.start()
+        return service
+
     def run_task(
         self, name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]
     ) -> None:
@@ -173,7 +191,15 @@ class Supervisor:
 
     def wait_ready(self, child: Child, url: str, *, timeout: float) -> None:
         """Wait until GET `url` succeeds; fail if the child exits or `timeout` passes."""
-        log.info("waiting for %s at %s", child.name, url)
+        self.wait_for(
+            child, url, lambda remaining: http_ok(url, timeout=remaining), timeout=timeout
+        )
+
+    def wait_for(
+        self, child: Child, what: str, probe: Callable[[float], bool], *, timeout: float
+    ) -> None:
+        """Wait until `probe(seconds_left)` is true; fail if the child exits or `timeout` passes."""
+        log.info("waiting for %s at %s", child.name, what)
         started = time.monotonic()
         while True:
             self.check()
@@ -183,17 +209,20 @@ class Supervisor:
                 )
             remaining = timeout - (time.monotonic() - started)
             if remaining <= 0:
-                raise ChildFailed(f"{child.name} was not ready within {timeout:.0f} s ({url})")
-            if http_ok(url, timeout=min(5.0, remaining)):
+                raise ChildFailed(f"{child.name} was not ready within {timeout:.0f} s ({what})")
+            if probe(min(5.0, remaining)):
                 log.info("%s is ready (%.1f s)", child.name, time.monotonic() - started)
                 return
             self.stop_requested.wait(_POLL)
 
     def watch(self) -> None:
-        """Block until a stop is requested; raise ChildFailed if a service dies first."""
+        """Block until a stop is requested; restart what restarts, and raise ChildFailed if
+        any other service dies first."""
         while not self.stop_requested.wait(_POLL):
             for service in self._services:
-                if not service.alive():
+                if isinstance(service, Restarting):
+                    service.tend()
+                elif not service.alive():
                     code = service.returncode if isinstance(service, Child) else None
                     detail = "" if code is None else f" (exit code {code})"
                     raise ChildFailed(f"{service.name} stopped unexpectedly{detail}")

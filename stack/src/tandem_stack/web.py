@@ -111,17 +111,39 @@ def prepare_web(
     return True
 
 
+def next_argv(port: int, *, dev: bool = False) -> list[str]:
+    """`next start` (or `next dev`) on 127.0.0.1:`port`."""
+    return [
+        "npx",
+        "--no-install",
+        "next",
+        "dev" if dev else "start",
+        "-H",
+        LOCALHOST,
+        "-p",
+        str(port),
+    ]
+
+
 def start_web(
     config: StackConfig, supervisor: Supervisor, *, env: Mapping[str, str], dev: bool
 ) -> None:
     """Start `next start` (or `next dev`) and wait for Better Auth's /api/auth/ok."""
     if port_in_use(config.web_port):
         raise ConfigError(f"port {config.web_port} is already in use; set WEB_PORT to a free port")
-    mode = "dev" if dev else "start"
-    argv = ["npx", "--no-install", "next", mode, "-H", LOCALHOST, "-p", str(config.web_port)]
+    argv = next_argv(config.web_port, dev=dev)
     child = supervisor.spawn("web", argv, cwd=config.paths.frontend, env=env)
     supervisor.wait_ready(
         child,
         f"http://{LOCALHOST}:{config.web_port}/api/auth/ok",
         timeout=READY_TIMEOUT["dev" if dev else "run"],
     )
+
+
+def create_signing_key(
+    config: StackConfig, supervisor: Supervisor, *, env: Mapping[str, str]
+) -> None:
+    """The one-shot step before the web instances start: make the signing key (under the same
+    advisory lock the instances take), unless a live one exists (scripts/create-signing-key.mts)."""
+    argv = ["npx", "--no-install", "tsx", "scripts/create-signing-key.mts"]
+    supervisor.run_task("signing-key", argv, cwd=config.paths.frontend, env=env)

@@ -5,6 +5,7 @@
 
 import type { JWKOptions, Jwk, JwtOptions } from "better-auth/plugins/jwt";
 import { SignJWT, type JWTPayload } from "jose";
+import type { Pool } from "pg";
 
 import {
   isBuildPhase,
@@ -15,6 +16,7 @@ import {
   jwtSharedSecret,
   type JwtAlgorithm,
 } from "@/lib/server/config";
+import { createJwkOnce } from "@/lib/server/signing-key-lock";
 
 const DAY_SECONDS = 24 * 60 * 60;
 const MIN_HS256_SECRET_LENGTH = 32;
@@ -85,7 +87,11 @@ function keysOf(alg: KeyAlgorithm): GetJwks {
     });
 }
 
-export function jwtPluginOptions(): JwtOptions {
+/**
+ * `keyStore` is the database pool keys are minted through, under an advisory lock
+ * (signing-key-lock.ts); the start-up check, which only validates the settings, passes none.
+ */
+export function jwtPluginOptions(keyStore?: Pool): JwtOptions {
   const algorithm = jwtAlgorithm();
   const options = {
     disableSettingJwtHeader: true,
@@ -108,7 +114,7 @@ export function jwtPluginOptions(): JwtOptions {
     return {
       ...options,
       jwks: { ...options.jwks, keyPairConfig: KEY_PAIRS[algorithm] },
-      adapter: { getJwks: keysOf(algorithm) },
+      adapter: { getJwks: keysOf(algorithm), ...(keyStore && { createJwk: createJwkOnce(keyStore) }) },
     };
   }
 
