@@ -8,6 +8,7 @@ acknowledged and found, and the PostgreSQL connection count under load.
 
 import contextlib
 import itertools
+import re
 import secrets
 import signal
 import subprocess
@@ -235,6 +236,46 @@ def _burst(person: Person, urls: list[str], count: int) -> list[tuple[str, int]]
         api = apis[number % len(apis)]
         seen.append((str(api.base_url), api.get(ME, headers=bearer(person.token)).status_code))
     return seen
+
+
+def test_a_forged_forwarded_address_is_ignored_through_the_load_balancer(cluster: Cluster) -> None:
+    """The security issue's forwarded-address rules, one hop more: HAProxy appends the address
+    it sees, the web instances and the API read from the right past their trusted hop, so what
+    Better Auth records and what the API counts is the client's connection, never the
+    X-Forwarded-For it sent."""
+    address = source()
+    forged = (f"203.0.113.{n}" for n in itertools.count(1))
+    web = opened(client(cluster.web_url, source=address))
+    user = new_user("Forwarded Address")
+    body = {"name": user.name, "email": user.email, "password": user.password}
+    headers = {"Origin": cluster.origin, "X-Forwarded-For": next(forged)}
+    assert web.post("/api/auth/sign-up/email", json=body, headers=headers).status_code == 200
+    remember_session(web)
+    sub = jwt_claims(web.get("/api/auth/token").json()["token"])["sub"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", sub)  # an id Better Auth made: safe in the SQL below
+    recorded = cluster.sql(
+        f"""SELECT DISTINCT "ipAddress" FROM session WHERE "userId" = '{sub}'"""  # noqa: S608
+    )
+    assert recorded.strip() == address
+
+    # Refused tokens count against their address only: a forged address on each request would
+    # give each a fresh budget if the API believed it. Two windows' worth, sent at once, must
+    # overflow at least one of the (shared) one-second windows.
+    api = opened(client(cluster.api_url, source=address))
+    calls = 2 * RATE_LIMIT + 2
+    spoofed = [
+        {"Authorization": "Bearer not-a-token", "X-Forwarded-For": next(forged)}
+        for _ in range(calls)
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda h: api.get(ME, headers=h).status_code, spoofed))
+    assert set(statuses) <= {401, 429}
+    assert 429 in statuses
+    # Another address still has its own budget.
+    other = opened(client(cluster.api_url, source=source()))
+    assert other.get(ME, headers={"Authorization": "Bearer not-a-token"}).status_code == 401
+    report(f"forged X-Forwarded-For through HAProxy: session recorded {address}; "
+           f"{statuses.count(429)} of {calls} spoofed requests got 429")  # fmt: skip
 
 
 def test_the_per_user_limit_is_shared_through_redis(cluster: Cluster) -> None:
