@@ -45,6 +45,8 @@ class StackConfig:
     jwt_issuer: str
     jwt_audience: str
     jwt_algorithm: str
+    smtp_url: str | None
+    """`SMTP_URL` from the environment; None means the embedded mail catcher."""
 
     @classmethod
     def from_env(cls, paths: RepoPaths, environ: Mapping[str, str] | None = None) -> "StackConfig":
@@ -64,6 +66,7 @@ class StackConfig:
             jwt_issuer=env.get("JWT_ISSUER") or auth_url,
             jwt_audience=env.get("JWT_AUDIENCE") or DEFAULT_JWT_AUDIENCE,
             jwt_algorithm=env.get("JWT_ALGORITHM") or DEFAULT_JWT_ALGORITHM,
+            smtp_url=env.get("SMTP_URL") or None,
         )
 
     @property
