@@ -1,6 +1,7 @@
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const MIN_PASSWORD = 8;
 export const MAX_PASSWORD = 128;
+export const MAX_NAME = 100;
 
 export type FieldErrors<K extends string> = Partial<Record<K, string>>;
 

@@ -9,6 +9,7 @@ import { TextField } from "@/components/text-field";
 import { authClient } from "@/lib/auth-client";
 
 import {
+  MAX_NAME,
   MIN_PASSWORD,
   authFailure,
   compact,
@@ -20,7 +21,6 @@ import {
 import { CheckYourEmail, VERIFIED_PATH } from "../check-your-email";
 
 type Field = "name" | "email" | "password";
-const MAX_NAME = 100;
 
 export function SignUpForm({ next }: { next: string | null }) {
   const router = useRouter();
