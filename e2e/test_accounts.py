@@ -21,6 +21,7 @@ from support.http import (
     bearer,
     client,
     distinct_address,
+    jwt_claims,
     jwt_for,
     request_sign_up,
     same_origin,
@@ -28,6 +29,7 @@ from support.http import (
     sign_out,
     sign_up,
 )
+from support.logs import audit_events, wait_for_events
 from support.mail import EXISTING_SUBJECT, RESET_SUBJECT, messages_to, wait_for_link
 from support.revocation import assert_accepted, assert_refused_at_once, server_action
 from support.stack import Pair, Stack
@@ -96,6 +98,18 @@ def _context_jwt(context: BrowserContext, app: Pair) -> str:
     return token
 
 
+def _audited(event: str, sub: str | None, **fields: object) -> None:
+    """The web app's audit trail holds this event (one per action), for this user."""
+    wait_for_events(
+        lambda: audit_events("web"),
+        lambda e: (
+            e["event"] == event
+            and e.get("sub") == sub
+            and all(e.get(name) == value for name, value in fields.items())
+        ),
+    )
+
+
 def _session_row(page: Page, device: str) -> Locator:
     return page.get_by_test_id("session").filter(has_text=device)
 
@@ -126,6 +140,8 @@ def test_signing_out_one_other_session(
         token = web.cookies["better-auth.session_token"].split(".")[0]
         assert token not in page.content()
 
+    for token in (laptop_jwt, phone_jwt, here_jwt, ben_jwt):
+        assert_accepted(api, token)  # in use, as a client holding it would be
     with server_action(page) as answered:
         row.get_by_role("button", name=re.compile("^Sign out")).click()
     assert_refused_at_once("session.revoked", api, [laptop_jwt], answered[0])
@@ -134,6 +150,7 @@ def test_signing_out_one_other_session(
     expect(page.get_by_test_id("sessions-outcome")).to_have_text("Signed out.")
     expect(rows).to_have_count(2)
     assert laptop.get("/api/tasks", headers=same_origin(app)).status_code == 401
+    _audited("session.revoked", jwt_claims(laptop_jwt)["sub"], reason="ok", sessions_ended=1)
 
 
 def test_signing_out_every_other_session(
@@ -144,6 +161,8 @@ def test_signing_out_every_other_session(
     ben_jwt = jwt_for(ben.device(SAFARI_ON_IPHONE))
     page, here_jwt = _browser_session(new_context, app, ana)
 
+    for token in (*others, here_jwt, ben_jwt):
+        assert_accepted(api, token)
     with server_action(page) as answered:
         page.get_by_role("button", name="Sign out all other sessions").click()
     assert_refused_at_once("sessions.revoked_others", api, others, answered[0])
@@ -152,6 +171,7 @@ def test_signing_out_every_other_session(
     assert_accepted(api, ben_jwt)
     expect(page.get_by_test_id("session")).to_have_count(1)
     expect(page.get_by_text("You are signed in on this device only.")).to_be_visible()
+    _audited("sessions.revoked_others", jwt_claims(here_jwt)["sub"], sessions_ended=2)
 
 
 def test_changing_the_password(
@@ -173,7 +193,7 @@ def test_changing_the_password(
     form.get_by_label("New password").fill("short")
     form.get_by_role("button", name="Change password").click()
     expect(outcome).to_have_text("Use at least 8 characters.")
-    for token in (other, here_jwt):
+    for token in (other, here_jwt, ben_jwt):
         assert_accepted(api, token)
 
     new_password = f"{ana.user.password}-new"
@@ -197,6 +217,9 @@ def test_changing_the_password(
         body = {"email": ana.user.email, "password": ana.user.password}
         refused = web.post("/api/auth/sign-in/email", json=body, headers={"Origin": app.origin})
         assert refused.status_code == 401, refused.text
+    sub = jwt_claims(here_jwt)["sub"]
+    _audited("password.change_failed", sub, reason="invalid_password")
+    _audited("password.changed", sub, reason="ok", sessions_ended=2)
 
 
 def test_resetting_a_forgotten_password(
@@ -230,7 +253,7 @@ def test_resetting_a_forgotten_password(
     page.get_by_role("button", name="Set new password").click()
     expect(page.get_by_test_id("form-error")).to_have_count(0)
     expect(page.get_by_text("Use at least 8 characters.")).to_be_visible()
-    for token in sessions:
+    for token in (*sessions, ben_jwt):
         assert_accepted(api, token)
 
     new_password = f"{ana.user.password}-reset"
@@ -261,6 +284,10 @@ def test_resetting_a_forgotten_password(
     page.goto(expired)
     expect(page.get_by_role("alert")).to_contain_text("expired or was already used")
     ana.device(SAFARI_ON_IPHONE, password=new_password)
+    sub = jwt_claims(sessions[0])["sub"]
+    _audited("password.reset_requested", sub, reason="sent")
+    _audited("password.reset_requested", None, reason="no_account")
+    _audited("password.reset", sub, reason="ok", sessions_ended=2)
 
 
 def test_deleting_the_account(
@@ -286,6 +313,8 @@ def test_deleting_the_account(
     assert tasks_of(sub) == "1"
     assert_accepted(api, here_jwt)
 
+    for token in (other, ben_jwt):
+        assert_accepted(api, token)
     form.get_by_label("Password").fill(ana.user.password)
     with server_action(page) as answered:
         form.get_by_role("button", name="Delete my account").click()
@@ -294,6 +323,8 @@ def test_deleting_the_account(
     assert tasks_of(sub) == "0"
     assert_accepted(api, ben_jwt)
     assert len(ben_web.get("/api/tasks", headers=same_origin(app)).json()["items"]) == 1
+    _audited("account.delete_failed", sub, reason="invalid_password")
+    _audited("account.deleted", sub, reason="ok", sessions_ended=2)
 
 
 def test_deleting_needs_the_password_even_on_a_fresh_session(app: Pair, cleanup: ExitStack) -> None:
@@ -349,6 +380,10 @@ def test_sign_in_waits_for_verification_and_offers_a_new_link(
     )
     other.goto(second.replace("token=", "token=x"))
     expect(other.get_by_test_id("verification-result")).to_contain_text("expired or cannot be used")
+    sub = page.context.request.get(f"{app.web_url}/api/auth/get-session").json()["user"]["id"]
+    _audited("email.verification_sent", sub, reason="sign_up")
+    _audited("email.verification_sent", sub, reason="resend")
+    _audited("email.verified", sub, reason="ok")
 
 
 def test_sign_up_answers_the_same_for_a_taken_address(app: Pair, cleanup: ExitStack) -> None:

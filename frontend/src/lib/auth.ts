@@ -10,7 +10,7 @@ import { onExistingUserSignUp, sendResetPassword, sendVerificationEmail } from "
 import { requirePasswordToDelete } from "@/lib/server/auth-guards";
 import { clientAddressHeader } from "@/lib/server/client-address";
 import { appBaseURL, databaseURL, isBuildPhase, requireEmailVerification, trustedOrigins } from "@/lib/server/config";
-import { audit } from "@/lib/server/audit";
+import { audit, noteSubject } from "@/lib/server/audit";
 import { jwtPluginOptions } from "@/lib/server/jwt-plugin";
 import { forgetSession } from "@/lib/server/session-cache";
 import { forgetToken } from "@/lib/server/token-cache";
@@ -37,6 +37,7 @@ export const authOptions = {
     onExistingUserSignUp,
     sendResetPassword,
     resetPasswordTokenExpiresIn: 3600,
+    onPasswordReset: async ({ user }) => noteSubject(user.id, "ok"),
     // A new password ends every session of the user, whoever holds them.
     revokeSessionsOnPasswordReset: true,
   },
