@@ -233,6 +233,7 @@ def test_resetting_a_forgotten_password(
     def ask_for_reset(email: str) -> None:
         page.goto(f"{app.web_url}/sign-in")
         page.get_by_role("link", name="Forgot password?").click()
+        expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
         page.get_by_label("Email", exact=True).fill(email)
         page.get_by_role("button", name="Send reset link").click()
         expect(page.get_by_test_id("reset-sent")).to_have_text(

@@ -64,6 +64,16 @@ class _Keeper:
         return "250 Message accepted for delivery"
 
 
+async def _end_sessions(server: asyncio.Server) -> None:
+    """Ends the sessions still open (each runs as a task) and lets their sockets close."""
+    sessions = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in sessions:
+        task.cancel()
+    await asyncio.gather(*sessions, return_exceptions=True)
+    await server.wait_closed()
+    await asyncio.sleep(0)  # closed transports finish on the next loop iteration
+
+
 class MailCatcher:
     """An SMTP server in a thread of its own; a supervised service (name, alive, stop)."""
 
@@ -101,9 +111,8 @@ class MailCatcher:
         if self._server is not None:
             server, self._server = self._server, None
             server.close()
-            asyncio.run_coroutine_threadsafe(server.wait_closed(), self._loop).result(
-                _START_TIMEOUT
-            )
+            closing = asyncio.run_coroutine_threadsafe(_end_sessions(server), self._loop)
+            closing.result(_START_TIMEOUT)
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(_START_TIMEOUT)
