@@ -39,30 +39,37 @@ def _record(flow: str, sent: float, answered: float) -> None:
     _RECORD.write_text(json.dumps(times, indent=2) + "\n")
 
 
-def seconds_until_refused(api: httpx.Client, token: str, started: float) -> tuple[float, float]:
-    """Polls both route kinds with `token` until each has answered 401. Returns, for the later
-    of the two, when its first refused request was sent and when the refusal arrived."""
-    routes = {"/api/me", f"/api/{jwt_claims(token)['sub']}/tasks"}
-    refused: dict[str, tuple[float, float]] = {}
-    while len(refused) < len(routes):
-        for route in routes - refused.keys():
+def _until_refused(
+    api: httpx.Client, tokens: list[str], started: float
+) -> dict[str, tuple[float, float]]:
+    """Polls both route kinds with every token, in turn, until each pair has answered 401.
+    Returns, per token, for the later of its two routes, when the first refused request was
+    sent and when the refusal arrived (seconds since `started`)."""
+    pending = {(token, route) for token in tokens for route in _routes(token)}
+    refused: dict[tuple[str, str], tuple[float, float]] = {}
+    while pending:
+        for token, route in sorted(pending):
             sent = time.monotonic()
             status = api.get(route, headers=bearer(token)).status_code
             if status == 401:
-                refused[route] = (sent - started, time.monotonic() - started)
+                refused[token, route] = (sent - started, time.monotonic() - started)
+                pending.discard((token, route))
             else:
                 assert status == 200, (route, status)
-        assert time.monotonic() - started < _GIVE_UP_SECONDS, "the token outlived its session"
+        assert time.monotonic() - started < _GIVE_UP_SECONDS, "a token outlived its session"
     # Once refused, always refused.
-    for route in routes:
+    for token, route in refused:
         assert api.get(route, headers=bearer(token)).status_code == 401, route
-    return max(refused.values())
+    return {token: max(v for (t, _), v in refused.items() if t == token) for token in tokens}
+
+
+def _routes(token: str) -> tuple[str, str]:
+    return ("/api/me", f"/api/{jwt_claims(token)['sub']}/tasks")
 
 
 def assert_refused_at_once(flow: str, api: httpx.Client, tokens: list[str], started: float) -> None:
     """Every token is refused on both route kinds within the deadline, counted from `started`."""
-    for token in tokens:
-        sent, answered = seconds_until_refused(api, token, started)
+    for sent, answered in _until_refused(api, tokens, started).values():
         _record(flow, sent, answered)
         assert sent <= DEADLINE_SECONDS, f"{flow}: still accepted {sent * 1000:.1f} ms after"
 

@@ -63,7 +63,8 @@ export const auditAuthOutcome = createAuthMiddleware(async (ctx) => {
   if (!outcome || ctx.path === "/sign-out") return;
   const returned: unknown = ctx.context.returned;
   if (isAPIError(returned)) {
-    audit(outcome.failed, { reason: reasonFromCode(returned.body?.code, returned.statusCode), route: ctx.path, status: returned.statusCode });
+    const sub = ctx.context.session?.user.id ?? null; // for the account actions, the person signed in
+    audit(outcome.failed, { reason: reasonFromCode(returned.body?.code, returned.statusCode), sub, route: ctx.path, status: returned.statusCode });
     return;
   }
   // An endpoint without a session (a reset, a sign-up with a taken address) noted its user itself:
