@@ -33,7 +33,8 @@ export async function sendVerificationEmail({ user, url }: Link, request?: Reque
       kind: "verify_email",
       to: user.email,
       subject: "Verify your email address for Tandem",
-      text: `Hello ${user.name},\n\nOpen this link to verify your email address and sign in to Tandem:\n\n${url}\n\nThe link works for one hour. If you did not create a Tandem account, ignore this message.\n`,
+      // No name in it: whoever signs up chooses the name, and the mail goes to the address given.
+      text: `Hello,\n\nOpen this link to verify your email address and sign in to Tandem:\n\n${url}\n\nThe link works for one hour. If you did not create a Tandem account, ignore this message.\n`,
     },
     user.id,
   );
