@@ -30,7 +30,17 @@ from tandem_stack.web import next_argv
 
 from support import sensitive
 from support.cluster import RATE_LIMIT, SIZE, Cluster, interrupt, running_cluster
-from support.http import SESSION_COOKIE, bearer, client, jwt_claims, jwt_header, remember_session
+from support.http import (
+    SESSION_COOKIE,
+    bearer,
+    client,
+    follow_verification,
+    jwt_claims,
+    jwt_header,
+    remember_session,
+    request_sign_up,
+)
+from support.mail import verification_link
 from support.paths import BACKEND, FRONTEND, LOGS, ROOT
 from support.stack import HOST, Stack, _base_env
 from support.users import User, new_user
@@ -67,7 +77,7 @@ def report(message: str) -> None:
 def cluster(stack: Stack) -> Iterator[Cluster]:
     """After the suite's stack, which empties artifacts/logs/ as it starts: the cluster's log
     must survive until test_zz_log_scan.py reads it."""
-    with running_cluster() as running:
+    with running_cluster(smtp_url=stack.smtp_url) as running:
         yield running
 
 
@@ -97,12 +107,17 @@ class Person:
 
 
 def sign_up_on(cluster: Cluster, base_url: str, name: str) -> Person:
-    """Sign up (Better Auth signs the person in) on the web server at `base_url`."""
+    """Sign up on the web server at `base_url` and open the mailed link there, which verifies
+    the address and signs the person in."""
     web = opened(client(base_url, source=source()))
-    user = new_user(name)
-    body = {"name": user.name, "email": user.email, "password": user.password}
-    response = web.post("/api/auth/sign-up/email", json=body, headers={"Origin": cluster.origin})
+    return _verified(cluster, web, new_user(name))
+
+
+def _verified(cluster: Cluster, web: httpx.Client, user: User) -> Person:
+    response = request_sign_up(web, cluster.origin, user)
     assert response.status_code == 200, response.text
+    verified = follow_verification(web, verification_link(user.email))
+    assert verified.status_code == 302, verified.text
     remember_session(web)
     token = web.get("/api/auth/token").json()["token"]
     sensitive.remember("JWT", token)
@@ -245,13 +260,9 @@ def test_a_forged_forwarded_address_is_ignored_through_the_load_balancer(cluster
     X-Forwarded-For it sent."""
     address = source()
     forged = (f"203.0.113.{n}" for n in itertools.count(1))
-    web = opened(client(cluster.web_url, source=address))
-    user = new_user("Forwarded Address")
-    body = {"name": user.name, "email": user.email, "password": user.password}
-    headers = {"Origin": cluster.origin, "X-Forwarded-For": next(forged)}
-    assert web.post("/api/auth/sign-up/email", json=body, headers=headers).status_code == 200
-    remember_session(web)
-    sub = jwt_claims(web.get("/api/auth/token").json()["token"])["sub"]
+    # Every request of this client (sign-up, mailed link) claims another address.
+    web = opened(client(cluster.web_url, source=address, forwarded_for=next(forged)))
+    sub = _verified(cluster, web, new_user("Forwarded Address")).sub
     assert re.fullmatch(r"[A-Za-z0-9_-]+", sub)  # an id Better Auth made: safe in the SQL below
     recorded = cluster.sql(
         f"""SELECT DISTINCT "ipAddress" FROM session WHERE "userId" = '{sub}'"""  # noqa: S608

@@ -2,7 +2,8 @@
 
 from playwright.sync_api import expect
 
-from support.browser import PHONE, NewContext
+from support.browser import DESKTOP, PHONE, NewContext
+from support.http import client, distinct_address, sign_in
 from support.screenshots import screenshot
 from support.stack import Pair
 from support.ui import TasksPage, sign_up
@@ -27,7 +28,8 @@ def test_main_screens(new_context: NewContext, app: Pair) -> None:
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
     screenshot(page, "sign-up")
 
-    sign_up(page, app.web_url, new_user("Maya Lin"))
+    maya = new_user("Maya Lin")
+    sign_up(page, app.web_url, maya)
     tasks = TasksPage(page)
     for title, description in TASKS:
         tasks.add(title, description)
@@ -45,3 +47,16 @@ def test_main_screens(new_context: NewContext, app: Pair) -> None:
     screenshot(page, "delete-confirmation", full_page=False)
     tasks.dialog.get_by_role("button", name="Cancel").click()
     expect(tasks.dialog).to_be_hidden()
+
+    # The account page, with a second device signed in.
+    with client(app.web_url, forwarded_for=distinct_address()) as laptop:
+        laptop.headers["User-Agent"] = (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+        )
+        sign_in(laptop, app, maya)
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{app.web_url}/account")
+    expect(page.get_by_test_id("session")).to_have_count(2)
+    screenshot(page, "account-desktop")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "account-phone")

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from support import sensitive
-from support.http import client, distinct_address
+from support.http import client, distinct_address, follow_verification, request_sign_up
+from support.mail import verification_link
 from support.stack import Pair, Stack
 from support.users import new_user
 
@@ -31,11 +32,12 @@ def https_web(stack: Stack, app: Pair) -> Iterator[str]:
 
 def test_https_sessions_use_a_secure_prefixed_cookie(https_web: str) -> None:
     user = new_user("Sam Secure")
-    body = {"name": user.name, "email": user.email, "password": user.password}
     with client(https_web, forwarded_for=distinct_address()) as web:
-        response = web.post("/api/auth/sign-up/email", json=body, headers={"Origin": PUBLIC_ORIGIN})
+        assert request_sign_up(web, PUBLIC_ORIGIN, user).status_code == 200
+        # The session starts when the mailed link is opened (on https, with Secure cookies).
+        response = follow_verification(web, verification_link(user.email))
 
-    assert response.status_code == 200, response.text
+    assert response.status_code == 302, response.text
     cookies = response.headers.get_list("set-cookie")
     session = [c for c in cookies if "session_token=" in c]
     assert len(session) == 1, cookies

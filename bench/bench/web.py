@@ -83,6 +83,12 @@ def web_server(
         JWT_ALGORITHM="EdDSA",
         JWT_ISSUER=url,
         JWT_AUDIENCE="tandem-api",
+        # The benchmarks sign users up through the app and use the session cookie at once, as
+        # before email verification existed: they measure the API, not the sign-up flow.
+        REQUIRE_EMAIL_VERIFICATION="false",
+        # Required by the app, but nothing the benchmarks drive sends mail (no verification, no
+        # password reset): the discard port, where a message would fail and be logged.
+        SMTP_URL="smtp://127.0.0.1:9",
     )
     argv = ["npx", "--no-install", "next", "start", "-H", "127.0.0.1", "-p", str(port)]
     return Server(

@@ -177,12 +177,13 @@ def interrupt(runner: Child) -> int | None:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[Cluster]:
-    """A cluster of SIZE web and API instances; leaving stops it (Ctrl-C) if a test did not."""
+def running_cluster(*, smtp_url: str) -> Iterator[Cluster]:
+    """A cluster of SIZE web and API instances, mailing to `smtp_url` (the suite's catcher);
+    leaving stops it (Ctrl-C) if a test did not."""
     _clear_leftovers(_DATA)
     ports = Ports.free()
     with _LOG.open("ab") as log:
-        runner = start_runner(_environment(ports, _DATA), log)
+        runner = start_runner(_environment(ports, _DATA) | {"SMTP_URL": smtp_url}, log)
         try:
             yield from _serve(Cluster(runner, ports, _DATA))
         finally:

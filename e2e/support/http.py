@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from support import sensitive
+from support.mail import verification_link
 from support.stack import Pair
 from support.users import User
 
@@ -54,11 +55,28 @@ def same_origin(pair: Pair) -> dict[str, str]:
     return {"Origin": pair.origin, "Sec-Fetch-Site": "same-origin"}
 
 
-def sign_up(web: httpx.Client, pair: Pair, user: User) -> None:
+def request_sign_up(web: httpx.Client, origin: str, user: User) -> httpx.Response:
+    """Sign-up's first half: the form's request, which mails a verification link."""
     body = {"name": user.name, "email": user.email, "password": user.password}
-    response = web.post("/api/auth/sign-up/email", json=body, headers={"Origin": pair.origin})
+    return web.post("/api/auth/sign-up/email", json=body, headers={"Origin": origin})
+
+
+def follow_verification(web: httpx.Client, link: str) -> httpx.Response:
+    """Opens a mailed verification link on the client's own server (the link names the
+    server's public URL); a valid one signs the client in and redirects."""
+    parts = httpx.URL(link)
+    return web.get(parts.raw_path.decode("ascii"))
+
+
+def sign_up(web: httpx.Client, pair: Pair, user: User) -> None:
+    """Sign up and verify the address through the mailed link, as a person does."""
+    response = request_sign_up(web, pair.origin, user)
     assert response.status_code == 200, response.text
-    assert web.cookies.get(SESSION_COOKIE), "sign-up set no session cookie"
+    assert response.json()["token"] is None, "sign-up signed in before verification"
+    assert not web.cookies.get(SESSION_COOKIE), "sign-up set a session before verification"
+    verified = follow_verification(web, verification_link(user.email))
+    assert verified.status_code == 302, verified.text
+    assert web.cookies.get(SESSION_COOKIE), "verification set no session cookie"
     remember_session(web)
 
 

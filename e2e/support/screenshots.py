@@ -10,7 +10,9 @@ from playwright.sync_api import Page
 
 from support.paths import DOCS_SCREENSHOTS, SCREENSHOTS
 
-FOR_README = frozenset({"sign-in", "tasks-desktop", "tasks-phone"})
+FOR_README = frozenset(
+    {"sign-in", "tasks-desktop", "tasks-phone", "account-desktop", "account-phone"}
+)
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> None:

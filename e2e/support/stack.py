@@ -23,6 +23,7 @@ from tandem_stack.api import uvicorn_args
 from tandem_stack.config import StackConfig
 from tandem_stack.database import DatabaseUrls, api_env
 from tandem_stack.errors import ChildFailed
+from tandem_stack.mail import MailCatcher
 from tandem_stack.paths import RepoPaths
 from tandem_stack.postgres import APP_ROLE, EmbeddedPostgres
 from tandem_stack.processes import Child
@@ -31,7 +32,7 @@ from tandem_stack.throwaway import free_port, throwaway_postgres
 from tandem_stack.web import needs_install, newest_source
 
 from support import sensitive
-from support.paths import BACKEND, FRONTEND, LOGS, PYCACHE, ROOT, RUN
+from support.paths import BACKEND, FRONTEND, LOGS, MAIL, PYCACHE, ROOT, RUN
 
 HOST = "127.0.0.1"
 DATABASE = "tandem"
@@ -62,6 +63,9 @@ _OWNED_NAMES = frozenset(
         "HOST",
         "NODE_ENV",
         "AUDIT_LOG",
+        "SMTP_URL",
+        "MAIL_FROM",
+        "REQUIRE_EMAIL_VERIFICATION",
         # The suite's own virtualenv: `uv run --project backend` must use the back end's.
         "VIRTUAL_ENV",
     }
@@ -234,10 +238,16 @@ class Stack:
     and restarts with other settings."""
 
     def __init__(
-        self, launcher: Launcher, postgres: EmbeddedPostgres, database: DatabaseUrls
+        self,
+        launcher: Launcher,
+        postgres: EmbeddedPostgres,
+        database: DatabaseUrls,
+        mail: MailCatcher,
     ) -> None:
         self._launcher = launcher
         self._postgres = postgres
+        # Every Next.js server mails through real SMTP to the suite's own catcher (support.mail).
+        self.smtp_url = mail.url
         # As under `make run`: Next.js and the migrations use the schema owner's URL
         # (database_url), and the API logs in as tandem_app.
         self._database = database
@@ -303,6 +313,7 @@ class Stack:
             "JWT_LIFETIME_SECONDS": str(JWT_LIFETIME_SECONDS),
             "JWT_LEEWAY_SECONDS": str(JWT_LEEWAY_SECONDS),
             "NEXT_TELEMETRY_DISABLED": "1",
+            "SMTP_URL": self.smtp_url,
             **extra,
         }
         # The web app first: the API loads its keys from the web app's JWKS at startup.
@@ -413,7 +424,9 @@ def running_stack() -> Iterator[Stack]:
     """Build if stale, then start everything; leaving stops everything, failures included."""
     shutil.rmtree(LOGS, ignore_errors=True)  # only this run's logs: the log scan reads them all
     LOGS.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(MAIL, ignore_errors=True)  # only this run's mail
     with contextlib.ExitStack() as cleanup:
+        mail = cleanup.enter_context(MailCatcher(MAIL))
         postgres = cleanup.enter_context(throwaway_postgres())
         supervisor = cleanup.enter_context(_supervisor())
         launcher = Launcher(supervisor)
@@ -437,4 +450,4 @@ def running_stack() -> Iterator[Stack]:
             env=_base_env() | {"DATABASE_URL": database_url},
             timeout=_TASK_TIMEOUT,
         )
-        yield Stack(launcher, postgres, database)
+        yield Stack(launcher, postgres, database, mail)

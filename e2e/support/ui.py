@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page, Response, expect
 
+from support.mail import verification_link
 from support.users import User
 
 
@@ -17,13 +18,20 @@ def _is_task_call(method: str, suffix: str = "") -> Callable[[Response], bool]:
     return matches
 
 
-def sign_up(page: Page, base_url: str, user: User) -> None:
-    """Create an account through the form; ends on the task list."""
+def request_sign_up(page: Page, base_url: str, user: User) -> None:
+    """Submit the sign-up form; ends on the page that asks to check the mail."""
     page.goto(f"{base_url}/sign-up")
     page.get_by_label("Name", exact=True).fill(user.name)
     page.get_by_label("Email", exact=True).fill(user.email)
     page.get_by_label("Password", exact=True).fill(user.password)
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+
+
+def sign_up(page: Page, base_url: str, user: User) -> None:
+    """Create an account through the form and the mailed link; ends on the task list."""
+    request_sign_up(page, base_url, user)
+    page.goto(verification_link(user.email))
     TasksPage(page).expect_open(user)
 
 

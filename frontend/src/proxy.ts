@@ -4,7 +4,7 @@ import { NextResponse, type NextRequest } from "next/server";
 import { PATHNAME_HEADER, signInPath } from "@/lib/safe-next";
 import { addTransportSecurity } from "@/lib/server/responses";
 
-const PROTECTED_PREFIXES = ["/tasks"];
+const PROTECTED_PREFIXES = ["/tasks", "/account"];
 
 function isProtected(pathname: string): boolean {
   return PROTECTED_PREFIXES.some((prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`));

@@ -6,8 +6,11 @@ import { jwt } from "better-auth/plugins/jwt";
 import { Pool } from "pg";
 
 import { auditAuthOutcome, auditSessionEnded } from "@/lib/server/auth-audit";
+import { onExistingUserSignUp, sendResetPassword, sendVerificationEmail } from "@/lib/server/auth-mail";
+import { requirePasswordToDelete } from "@/lib/server/auth-guards";
 import { clientAddressHeader } from "@/lib/server/client-address";
-import { appBaseURL, databaseURL, isBuildPhase, trustedOrigins } from "@/lib/server/config";
+import { appBaseURL, databaseURL, isBuildPhase, requireEmailVerification, trustedOrigins } from "@/lib/server/config";
+import { audit, noteSubject } from "@/lib/server/audit";
 import { jwtPluginOptions } from "@/lib/server/jwt-plugin";
 import { forgetSession } from "@/lib/server/session-cache";
 import { forgetToken } from "@/lib/server/token-cache";
@@ -29,6 +32,29 @@ export const authOptions = {
     enabled: true,
     minPasswordLength: 8,
     maxPasswordLength: 128,
+    // With verification required, sign-up answers alike for a new and a taken address (Better
+    // Auth returns a made-up user for the latter), and the taken address's owner gets a notice.
+    requireEmailVerification: requireEmailVerification(),
+    onExistingUserSignUp,
+    sendResetPassword,
+    resetPasswordTokenExpiresIn: 3600,
+    onPasswordReset: async ({ user }) => noteSubject(user.id, "ok"),
+    // A new password ends every session of the user, whoever holds them.
+    revokeSessionsOnPasswordReset: true,
+  },
+  emailVerification: {
+    sendVerificationEmail,
+    expiresIn: 3600,
+    // The link signs its holder in: the address's owner, who just proved it.
+    autoSignInAfterVerification: true,
+    afterEmailVerification: async (user) => audit("email.verified", { reason: "ok", sub: user.id }),
+  },
+  user: {
+    deleteUser: { enabled: true },
+  },
+  session: {
+    // How often a used session's `updatedAt` (the account page's "last active") moves forward.
+    updateAge: 60 * 60,
   },
   rateLimit: {
     // On in every environment (Better Auth's default is production only), shared through the database.
@@ -44,6 +70,11 @@ export const authOptions = {
       "/request-password-reset": { window: 300, max: 3 },
       "/reset-password": { window: 300, max: 5 },
       "/reset-password/*": { window: 300, max: 5 },
+      "/send-verification-email": { window: 300, max: 3 },
+      "/delete-user": { window: 60, max: 5 },
+      "/update-user": { window: 60, max: 10 },
+      "/revoke-session": { window: 60, max: 30 },
+      "/revoke-other-sessions": { window: 60, max: 10 },
     },
   },
   advanced: {
@@ -60,6 +91,7 @@ export const authOptions = {
   // and every other end of a session in the hook below, and rate-limit hits and refused
   // requests in the route handler, the only place that sees them.
   hooks: {
+    before: requirePasswordToDelete,
     after: auditAuthOutcome,
   },
   databaseHooks: {

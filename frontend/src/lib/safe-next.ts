@@ -2,7 +2,7 @@
 export const PATHNAME_HEADER = "x-tandem-pathname";
 
 const MAX_LENGTH = 2048;
-const AUTH_PAGES = new Set(["/sign-in", "/sign-up"]);
+const AUTH_PAGES = new Set(["/sign-in", "/sign-up", "/forgot-password", "/reset-password", "/email-verified"]);
 
 /**
  * The `next` return path if it is safe to redirect to, else null.

@@ -6,6 +6,7 @@ from tandem_stack import cluster as topology
 from tandem_stack.api import start_api
 from tandem_stack.config import StackConfig
 from tandem_stack.database import DatabaseUrls, api_env, prepare_database, redact
+from tandem_stack.mail import MailCatcher
 from tandem_stack.migrations import run_migrations
 from tandem_stack.redis import prepare_redis
 from tandem_stack.supervisor import Supervisor
@@ -47,10 +48,20 @@ def api(config: StackConfig, supervisor: Supervisor, *, reload: bool) -> None:
     supervisor.watch()
 
 
+def _mail(config: StackConfig, supervisor: Supervisor) -> str:
+    """SMTP_URL, or the URL of an embedded catcher, stopped with the stack."""
+    if config.smtp_url:
+        return config.smtp_url
+    catcher = MailCatcher(config.paths.mail).start()
+    supervisor.add(catcher)
+    log.info("mail catcher on %s; messages in %s", catcher.url, config.paths.mail)
+    return catcher.url
+
+
 def run(config: StackConfig, supervisor: Supervisor, *, dev: bool, rebuild: bool = False) -> None:
     """The whole stack: database, FastAPI and Next.js (production build, or `next dev`)."""
     database = _database(config, supervisor)
-    env = config.child_env(database_url=database.owner)
+    env = config.child_env(database_url=database.owner) | {"SMTP_URL": _mail(config, supervisor)}
     has_web = prepare_web(config, supervisor, env=env, dev=dev, rebuild=rebuild)
     # The web app first: the API loads its signing keys from the web app's JWKS at startup.
     if has_web:
@@ -67,7 +78,10 @@ def cluster(config: StackConfig, supervisor: Supervisor, *, build: bool, rebuild
     topology.check_ports_free(config, layout)
     database = _database(config, supervisor)  # the migrations run once, before any instance
     redis_url = prepare_redis(config, supervisor)
-    env = config.child_env(database_url=database.owner) | {"REDIS_URL": redis_url}
+    env = config.child_env(database_url=database.owner) | {
+        "REDIS_URL": redis_url,
+        "SMTP_URL": _mail(config, supervisor),
+    }
     if build:
         prepare_web(config, supervisor, env=env, dev=False, rebuild=rebuild)
     # Exactly one signing key, made before any instance could race to make its own.
@@ -94,6 +108,8 @@ def _banner(config: StackConfig, database_url: str, *, web: bool, api: bool) -> 
     log.info("Tandem is running")
     if web:
         log.info("  Web:      %s", config.better_auth_url)
+    if web and not config.smtp_url:
+        log.info("  Mail:     links are printed here as mail arrives")
     if api:
         log.info("  API:      %s", config.api_url)
         log.info("  API docs: %s", config.api_docs_url)

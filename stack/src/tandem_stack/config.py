@@ -59,6 +59,8 @@ class StackConfig:
     jwt_issuer: str
     jwt_audience: str
     jwt_algorithm: str
+    smtp_url: str | None
+    """`SMTP_URL` from the environment; None means the embedded mail catcher."""
     metrics_port: int | None = None
     """`METRICS_PORT`: the API serves Prometheus metrics there (it reads the variable itself)."""
     cluster_size: int = DEFAULT_CLUSTER_SIZE
@@ -85,6 +87,7 @@ class StackConfig:
             jwt_issuer=env.get("JWT_ISSUER") or auth_url,
             jwt_audience=env.get("JWT_AUDIENCE") or DEFAULT_JWT_AUDIENCE,
             jwt_algorithm=env.get("JWT_ALGORITHM") or DEFAULT_JWT_ALGORITHM,
+            smtp_url=env.get("SMTP_URL") or None,
             metrics_port=_port(env, "METRICS_PORT", 0) or None,
             cluster_size=_cluster_size(env),
             embedded_redis_port=_port(env, "EMBEDDED_REDIS_PORT", DEFAULT_EMBEDDED_REDIS_PORT),

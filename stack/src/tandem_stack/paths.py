@@ -56,6 +56,11 @@ class RepoPaths:
         return self.data / "postgres-app-password"
 
     @property
+    def mail(self) -> Path:
+        """The embedded mail catcher's messages, one `.eml` file each."""
+        return self.data / "mail"
+
+    @property
     def run_dir(self) -> Path:
         """PID files of the runner and its children."""
         return self.data / "run"

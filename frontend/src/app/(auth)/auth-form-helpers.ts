@@ -1,6 +1,7 @@
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const MIN_PASSWORD = 8;
 export const MAX_PASSWORD = 128;
+export const MAX_NAME = 100;
 
 export type FieldErrors<K extends string> = Partial<Record<K, string>>;
 
@@ -50,6 +51,14 @@ export function authErrorMessage(error: AuthError, retryAfter: string | null): s
       return `Use at most ${MAX_PASSWORD} characters for your password.`;
     case "INVALID_EMAIL":
       return "Enter a valid email address.";
+    case "EMAIL_NOT_VERIFIED":
+      return "Verify your email address first: open the link we sent you when you signed up.";
+    case "INVALID_PASSWORD":
+      return "That is not your current password.";
+    case "INVALID_TOKEN":
+      return "This link has expired or was already used. Ask for a new one.";
+    case "PASSWORD_REQUIRED":
+      return "Enter your password.";
     case "INVALID_ORIGIN":
     case "MISSING_OR_NULL_ORIGIN":
       return "This address is not trusted by the server. Open Tandem from its usual address.";
@@ -60,6 +69,14 @@ export function authErrorMessage(error: AuthError, retryAfter: string | null): s
 }
 
 type OnError = (context: { response: Response }) => void;
+
+/** Checks a new password against the server's rules (auth.ts). */
+export function newPasswordError(password: string): string | undefined {
+  if (!password) return "Choose a password.";
+  if (password.length < MIN_PASSWORD) return `Use at least ${MIN_PASSWORD} characters.`;
+  if (password.length > MAX_PASSWORD) return `Use at most ${MAX_PASSWORD} characters.`;
+  return undefined;
+}
 
 /**
  * Runs a Better Auth client call; the message to show when it failed, or null.

@@ -19,8 +19,20 @@ export type AuditEvent =
   | "auth.sign_in_failed"
   | "auth.sign_out"
   | "auth.sign_out_failed"
-  | "auth.session_revoked"
   | "auth.session_ended"
+  | "session.revoked"
+  | "session.revoke_failed"
+  | "sessions.revoked_others"
+  | "sessions.revoke_others_failed"
+  | "password.changed"
+  | "password.change_failed"
+  | "password.reset_requested"
+  | "password.reset"
+  | "password.reset_failed"
+  | "email.verification_sent"
+  | "email.verified"
+  | "account.deleted"
+  | "account.delete_failed"
   | "auth.rate_limited"
   | "proxy.csrf_refused"
   | "proxy.duplicate_session_cookie"
@@ -43,6 +55,10 @@ interface RequestContext {
   requestId: string;
   /** How many audit events this request has written so far. */
   events: number;
+  /** The user an endpoint acted on when no session says so (a reset), and why (noteSubject). */
+  subject: { sub: string; reason: string } | null;
+  /** How many sessions this request ended. */
+  sessionsEnded: number;
 }
 
 interface State {
@@ -74,7 +90,7 @@ export function requestIdFrom(headers: Headers): string {
 
 /** Runs `handle` with `requestId` attached to every event it writes, however deep the call. */
 export function withRequestId<T>(requestId: string, handle: (context: RequestContext) => Promise<T>): Promise<T> {
-  const context: RequestContext = { requestId, events: 0 };
+  const context: RequestContext = { requestId, events: 0, subject: null, sessionsEnded: 0 };
   return state().requests.run(context, () => handle(context));
 }
 
@@ -139,6 +155,24 @@ export function audit(event: AuditEvent, fields: AuditFields, level: "info" | "w
 /** An operational event (a proxied request): stdout only, in the same format. */
 export function logEvent(event: string, fields: AuditFields): void {
   process.stdout.write(`${encode(record("tandem.web", "info", event, fields))}\n`);
+}
+
+/** Records, for the request's one audit event, which user it acted on and the reason to report. */
+export function noteSubject(sub: string, reason: string): void {
+  const context = state().requests.getStore();
+  if (context) context.subject = { sub, reason };
+}
+
+/** Counts a session the current request ended. */
+export function noteSessionEnded(): void {
+  const context = state().requests.getStore();
+  if (context) context.sessionsEnded += 1;
+}
+
+/** What noteSubject and noteSessionEnded recorded for the current request. */
+export function noted(): Pick<RequestContext, "subject" | "sessionsEnded"> {
+  const context = state().requests.getStore();
+  return { subject: context?.subject ?? null, sessionsEnded: context?.sessionsEnded ?? 0 };
 }
 
 /** How many audit events the current request has written (0 outside a request). */

@@ -15,16 +15,34 @@
 
 import { createAuthMiddleware, isAPIError } from "better-auth/api";
 
-import { audit, eventsWritten, requestIdFrom, withRequestId, type AuditEvent } from "@/lib/server/audit";
+import {
+  audit,
+  eventsWritten,
+  noted,
+  noteSessionEnded,
+  requestIdFrom,
+  withRequestId,
+  type AuditEvent,
+} from "@/lib/server/audit";
 
 const AUTH_BASE_PATH = "/api/auth";
 const ERROR_CODE = /^[A-Z0-9_]{1,64}$/;
 
-/** The endpoints whose outcome is a security event, by Better Auth path. */
+/**
+ * The endpoints whose outcome is a security event, by Better Auth path: each request to one of
+ * them is one event. Sessions it ends are counted into that event (`sessions_ended`), not
+ * reported one by one.
+ */
 const OUTCOMES: Record<string, { ok: AuditEvent; failed: AuditEvent }> = {
   "/sign-in/email": { ok: "auth.sign_in", failed: "auth.sign_in_failed" },
   "/sign-up/email": { ok: "auth.sign_up", failed: "auth.sign_up_failed" },
   "/sign-out": { ok: "auth.sign_out", failed: "auth.sign_out_failed" },
+  "/revoke-session": { ok: "session.revoked", failed: "session.revoke_failed" },
+  "/revoke-other-sessions": { ok: "sessions.revoked_others", failed: "sessions.revoke_others_failed" },
+  "/change-password": { ok: "password.changed", failed: "password.change_failed" },
+  "/request-password-reset": { ok: "password.reset_requested", failed: "password.reset_requested" },
+  "/reset-password": { ok: "password.reset", failed: "password.reset_failed" },
+  "/delete-user": { ok: "account.deleted", failed: "account.delete_failed" },
 };
 
 /** A Better Auth error code as a lowercase reason (`INVALID_EMAIL_OR_PASSWORD` → `invalid_email_or_password`). */
@@ -45,11 +63,16 @@ export const auditAuthOutcome = createAuthMiddleware(async (ctx) => {
   if (!outcome || ctx.path === "/sign-out") return;
   const returned: unknown = ctx.context.returned;
   if (isAPIError(returned)) {
-    audit(outcome.failed, { reason: reasonFromCode(returned.body?.code, returned.statusCode), route: ctx.path, status: returned.statusCode });
+    const sub = ctx.context.session?.user.id ?? null; // for the account actions, the person signed in
+    audit(outcome.failed, { reason: reasonFromCode(returned.body?.code, returned.statusCode), sub, route: ctx.path, status: returned.statusCode });
     return;
   }
-  const sub = ctx.context.newSession?.user.id ?? userIdOf(returned);
-  audit(outcome.ok, { reason: "ok", sub, route: ctx.path, status: 200 });
+  // An endpoint without a session (a reset, a sign-up with a taken address) noted its user itself:
+  // a sign-up's answer then names a made-up user, never the real one.
+  const { subject, sessionsEnded } = noted();
+  const sub = subject?.sub ?? ctx.context.session?.user.id ?? ctx.context.newSession?.user.id ?? userIdOf(returned);
+  const reason = subject?.reason ?? (ctx.path === "/request-password-reset" ? "no_account" : "ok");
+  audit(outcome.ok, { reason, sub, route: ctx.path, status: 200, ...(sessionsEnded > 0 ? { sessions_ended: sessionsEnded } : {}) });
 });
 
 interface EndedSession {
@@ -57,13 +80,13 @@ interface EndedSession {
   expiresAt: Date;
 }
 
-/** `databaseHooks.session.delete.after`: sign-out, revocation, or an expired session cleared. */
+/** `databaseHooks.session.delete.after`: sign-out, an account action that ends sessions, or an expired session cleared. */
 export function auditSessionEnded(session: EndedSession, path: string | undefined): void {
   const sub = session.userId;
   if (path === "/sign-out") {
     audit("auth.sign_out", { reason: "ok", sub, route: path, status: 200 });
-  } else if (path?.startsWith("/revoke")) {
-    audit("auth.session_revoked", { reason: "revoked", sub, route: path });
+  } else if (path !== undefined && path in OUTCOMES) {
+    noteSessionEnded(); // reported in that endpoint's one event
   } else {
     const reason = session.expiresAt.getTime() <= Date.now() ? "expired" : "removed";
     audit("auth.session_ended", { reason, sub, route: path ?? null });

@@ -120,3 +120,41 @@ export function databaseURL(): string | undefined {
 export function isBuildPhase(): boolean {
   return process.env.NEXT_PHASE === "phase-production-build";
 }
+
+const DEFAULT_MAIL_FROM = "Tandem <no-reply@localhost>";
+
+/**
+ * SMTP_URL: where Better Auth's mail goes, `smtp://user:pass@host:port` (`smtps://` for TLS from
+ * the first byte). Required at start-up (startup-check.ts): `make run` points it at its catcher.
+ */
+export function smtpURL(): string {
+  const value = env("SMTP_URL");
+  if (value === undefined) throw new Error("SMTP_URL must be set (smtp://host:port or smtps://host:port)");
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error("SMTP_URL must be an smtp:// or smtps:// URL");
+  }
+  if ((url.protocol !== "smtp:" && url.protocol !== "smtps:") || !url.hostname) {
+    throw new Error("SMTP_URL must be an smtp:// or smtps:// URL with a host");
+  }
+  return value;
+}
+
+/** MAIL_FROM: the sender of every message, a bare address or `Name <address>`. */
+export function mailFrom(): string {
+  const value = env("MAIL_FROM") ?? DEFAULT_MAIL_FROM;
+  if (!/^[^\r\n<>]*<[^\s@<>]+@[^\s@<>]+>$|^[^\s@<>]+@[^\s@<>]+$/.test(value)) {
+    throw new Error('MAIL_FROM must be an address or "Name <address>"');
+  }
+  return value;
+}
+
+/** REQUIRE_EMAIL_VERIFICATION, default true: sign-in needs a verified address. */
+export function requireEmailVerification(): boolean {
+  const value = (env("REQUIRE_EMAIL_VERIFICATION") ?? "true").toLowerCase();
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw new Error(`REQUIRE_EMAIL_VERIFICATION must be true or false, not "${value}"`);
+}

@@ -9,30 +9,25 @@ import { TextField } from "@/components/text-field";
 import { authClient } from "@/lib/auth-client";
 
 import {
-  MAX_PASSWORD,
+  MAX_NAME,
   MIN_PASSWORD,
   authFailure,
   compact,
   emailError,
   focusFirstInvalid,
+  newPasswordError,
   type FieldErrors,
 } from "../auth-form-helpers";
+import { CheckYourEmail, VERIFIED_PATH } from "../check-your-email";
 
 type Field = "name" | "email" | "password";
-const MAX_NAME = 100;
-
-function passwordError(password: string): string | undefined {
-  if (!password) return "Choose a password.";
-  if (password.length < MIN_PASSWORD) return `Use at least ${MIN_PASSWORD} characters.`;
-  if (password.length > MAX_PASSWORD) return `Use at most ${MAX_PASSWORD} characters.`;
-  return undefined;
-}
 
 export function SignUpForm({ next }: { next: string | null }) {
   const router = useRouter();
   const [errors, setErrors] = useState<FieldErrors<Field>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
+  const [mailedTo, setMailedTo] = useState<string | null>(null);
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -44,7 +39,7 @@ export function SignUpForm({ next }: { next: string | null }) {
     const found = compact<Field>({
       name: !name ? "Enter your name." : name.length > MAX_NAME ? `Use at most ${MAX_NAME} characters.` : undefined,
       email: emailError(email),
-      password: passwordError(password),
+      password: newPasswordError(password),
     });
     setErrors(found);
     setFormError(null);
@@ -54,15 +49,27 @@ export function SignUpForm({ next }: { next: string | null }) {
     }
 
     setPending(true);
-    const failure = await authFailure((options) => authClient.signUp.email({ name, email, password }, options));
+    let signedIn = false;
+    const failure = await authFailure(async (options) => {
+      const result = await authClient.signUp.email({ name, email, password, callbackURL: VERIFIED_PATH }, options);
+      signedIn = Boolean(result.data?.token);
+      return result;
+    });
     if (failure) {
       setFormError(failure);
       setPending(false);
       return;
     }
+    if (!signedIn) {
+      // Verification required: the same answer whether or not the address already had an account.
+      setMailedTo(email);
+      return;
+    }
     router.replace(next ?? "/tasks");
     router.refresh();
   }
+
+  if (mailedTo) return <CheckYourEmail email={mailedTo} />;
 
   const signInHref = next ? `/sign-in?next=${encodeURIComponent(next)}` : "/sign-in";
   return (

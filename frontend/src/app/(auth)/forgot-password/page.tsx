@@ -1,0 +1,9 @@
+import type { Metadata } from "next";
+
+import { ForgotPasswordForm } from "./forgot-password-form";
+
+export const metadata: Metadata = { title: "Forgot password" };
+
+export default function ForgotPasswordPage() {
+  return <ForgotPasswordForm />;
+}
