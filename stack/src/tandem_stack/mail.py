@@ -12,6 +12,8 @@ import logging
 import re
 import threading
 import time
+import weakref
+from collections.abc import Iterable
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -64,14 +66,24 @@ class _Keeper:
         return "250 Message accepted for delivery"
 
 
-async def _end_sessions(server: asyncio.Server) -> None:
-    """Ends the sessions still open (each runs as a task) and lets their sockets close."""
-    sessions = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in sessions:
+async def _close(server: asyncio.Server, sessions: Iterable[SMTP]) -> None:
+    """Stops listening, ends the sessions still open (each runs as a task) and waits until
+    their sockets have closed. On the server's own loop: asyncio.Server is not thread-safe,
+    and a session ending on the loop while another thread closes the server can wake its
+    waiters twice."""
+    server.close()
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(*sessions, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    # A session's socket closes a few loop turns after its task ends (aiosmtpd clears
+    # `transport` in connection_lost); bounded, so a stuck one cannot hang the stop.
+    deadline = time.monotonic() + _START_TIMEOUT / 2
+    while any(session.transport is not None for session in sessions):
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.01)
     await server.wait_closed()
-    await asyncio.sleep(0)  # closed transports finish on the next loop iteration
 
 
 class MailCatcher:
@@ -86,6 +98,7 @@ class MailCatcher:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mail", daemon=True)
         self._server: asyncio.Server | None = None
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     @property
     def url(self) -> str:
@@ -96,13 +109,16 @@ class MailCatcher:
         self.directory.mkdir(parents=True, exist_ok=True)
         keeper = _Keeper(self.directory)
         self._thread.start()
-        serve = self._loop.create_server(
-            lambda: SMTP(keeper, hostname=self.host), self.host, self.port
-        )
+        serve = self._loop.create_server(lambda: self._session(keeper), self.host, self.port)
         listening = asyncio.run_coroutine_threadsafe(serve, self._loop)
         self._server = listening.result(_START_TIMEOUT)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
+
+    def _session(self, keeper: _Keeper) -> SMTP:
+        session = SMTP(keeper, hostname=self.host)
+        self._sessions.add(session)
+        return session
 
     def alive(self) -> bool:
         return self._thread.is_alive() and self._server is not None and self._server.is_serving()
@@ -110,8 +126,9 @@ class MailCatcher:
     def stop(self) -> None:
         if self._server is not None:
             server, self._server = self._server, None
-            server.close()
-            closing = asyncio.run_coroutine_threadsafe(_end_sessions(server), self._loop)
+            closing = asyncio.run_coroutine_threadsafe(
+                _close(server, list(self._sessions)), self._loop
+            )
             closing.result(_START_TIMEOUT)
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
