@@ -334,17 +334,22 @@ def memory_instances(env: dict[str, str], count: int) -> Iterator[list[str]]:
             )  # fmt: skip
             child.start()
             children.append((child, f"http://{HOST}:{port}"))
-        for child, url in children:
-            deadline = time.monotonic() + 90
-            while not http_ok(f"{url}/ready", timeout=2):
-                assert child.alive(), "a control API instance exited"
-                assert time.monotonic() < deadline, "a control API instance did not start"
-                time.sleep(0.2)
+        _wait_until_ready(children, "/ready", "a control API instance")
         yield [url for _, url in children]
     finally:
         for child, _ in children:
             child.stop()
         log.close()
+
+
+def _wait_until_ready(children: list[tuple[Child, str]], path: str, what: str) -> None:
+    """Each child answers 200 at `path` on its base URL within 90 s, or the test fails."""
+    for child, base in children:
+        deadline = time.monotonic() + 90
+        while not http_ok(f"{base}{path}", timeout=2):
+            assert child.alive(), f"{what} exited"
+            assert time.monotonic() < deadline, f"{what} did not start"
+            time.sleep(0.2)
 
 
 def _events(name: str, event: str, *, after: int) -> int:
@@ -547,12 +552,7 @@ def web_instances(cluster: Cluster, database: str, count: int) -> Iterator[list[
                           output=log)  # fmt: skip
             child.start()
             children.append((child, f"http://{HOST}:{port}"))
-        for child, base in children:
-            deadline = time.monotonic() + 90
-            while not http_ok(f"{base}/api/health", timeout=2):
-                assert child.alive(), "a web instance exited"
-                assert time.monotonic() < deadline, "a web instance did not start"
-                time.sleep(0.2)
+        _wait_until_ready(children, "/api/health", "a web instance")
         yield [base for _, base in children]
     finally:
         for child, _ in children:
