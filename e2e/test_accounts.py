@@ -268,7 +268,7 @@ def test_resetting_a_forgotten_password(
 
     # The link works once.
     page.goto(link)
-    expect(page.get_by_role("alert")).to_contain_text("expired or was already used")
+    expect(page.get_by_test_id("form-error")).to_contain_text("expired or was already used")
     ana.device(FIREFOX_ON_WINDOWS, password=new_password)
 
     # An expired link (its hour is over) is refused the same way, and changes nothing.
@@ -281,7 +281,7 @@ def test_resetting_a_forgotten_password(
         token=token,
     )
     page.goto(expired)
-    expect(page.get_by_role("alert")).to_contain_text("expired or was already used")
+    expect(page.get_by_test_id("form-error")).to_contain_text("expired or was already used")
     ana.device(SAFARI_ON_IPHONE, password=new_password)
     sub = jwt_claims(sessions[0])["sub"]
     _audited("password.reset_requested", sub, reason="sent")

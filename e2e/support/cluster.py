@@ -1,5 +1,6 @@
 """`python -m tandem_stack cluster`, run by the suite as an operator runs `make cluster`: its own
-data directory (TANDEM_DATA_DIR=artifacts/cluster, so a developer's `.data/` is never touched),
+data directory (TANDEM_DATA_DIR under the system's temp directory, so a developer's `.data/` is
+never touched),
 free ports, and the suite's web build (`--no-build`). Its whole output goes to
 artifacts/logs/cluster.log.
 
@@ -9,10 +10,12 @@ its stats socket, and runs SQL as the embedded cluster's superuser.
 """
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from tandem_stack.supervisor import Supervisor
 from tandem_stack.throwaway import free_port
 
 from support import sensitive
-from support.paths import ARTIFACTS, BACKEND, LOGS, ROOT
+from support.paths import BACKEND, LOGS, ROOT
 from support.stack import HOST, StackFailed, _base_env, _tail
 
 SIZE = 2
@@ -38,7 +41,12 @@ SIZE = 2
 RATE_LIMIT = 30
 _START_TIMEOUT = 240.0
 _STOP_TIMEOUT = 60.0
-_DATA = ARTIFACTS / "cluster"
+# Not under the checkout: as root the embedded PostgreSQL runs as another user, which must enter
+# every parent of its data, and a checkout may sit in a 0700 directory (`mktemp -d`). One name
+# per checkout, so the next run finds and stops what a killed run left behind.
+_DATA = Path(tempfile.gettempdir()) / (
+    "tandem-e2e-cluster-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+)
 _LOG = LOGS / "cluster.log"
 
 
@@ -127,15 +135,15 @@ class Cluster:
 
 
 def _clear_leftovers(data: Path) -> None:
-    """Stop what a killed run left in `data`, then start from an empty directory."""
+    """Stop whatever still runs from `data` (a killed run's children), then delete it."""
+    if data.is_symlink() or (data.exists() and data.stat().st_uid != os.getuid()):
+        raise StackFailed(f"{data} is not a directory this user made; remove it and run again")
     if data.is_dir():
         with Supervisor(data / "run"):
             pass  # claiming the run directory stops the children its PID files name
         with contextlib.suppress(Exception):
             EmbeddedPostgres(data / "postgres", 0).stop("immediate")
         shutil.rmtree(data)
-    # 0755: as root the embedded PostgreSQL runs as another user, which must enter it.
-    data.mkdir(mode=0o755, parents=True)
 
 
 def _environment(ports: Ports, data: Path) -> dict[str, str]:
@@ -181,6 +189,9 @@ def running_cluster(*, smtp_url: str) -> Iterator[Cluster]:
     """A cluster of SIZE web and API instances, mailing to `smtp_url` (the suite's catcher);
     leaving stops it (Ctrl-C) if a test did not."""
     _clear_leftovers(_DATA)
+    # 0755: as root the embedded PostgreSQL runs as another user, which must enter it.
+    _DATA.mkdir()
+    _DATA.chmod(0o755)  # not left to the umask
     ports = Ports.free()
     with _LOG.open("ab") as log:
         runner = start_runner(_environment(ports, _DATA) | {"SMTP_URL": smtp_url}, log)
@@ -190,6 +201,7 @@ def running_cluster(*, smtp_url: str) -> Iterator[Cluster]:
             if runner.alive():
                 interrupt(runner)
             runner.stop()
+            _clear_leftovers(_DATA)
 
 
 def _serve(cluster: Cluster) -> Iterator[Cluster]:
