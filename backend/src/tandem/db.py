@@ -7,11 +7,10 @@ the schema owner and switches to ``tandem_app`` inside every transaction
 user context is ``set_config('app.user_id', $1, true)``: a bind parameter,
 local to the transaction, so it can neither be injected nor outlive it.
 
-Requests run on the driver's own connection (asyncpg), borrowed from
-SQLAlchemy's pool: the pool bounds, times out and replaces connections, and
-the statements go straight to the driver, without SQLAlchemy's execution
-layer (bench/README.md, "driver path"). SQLAlchemy remains the schema's
-source and builds the statements (``tasks/statements.py``).
+Requests run on asyncpg's own pool and connections, with no layer between
+(bench/README.md, "driver path" and "pool"): the pool is bounded, times out,
+and replaces connections that die or whose state is unknown. SQLAlchemy
+remains the schema's source and builds the statements (``tasks/statements.py``).
 """
 
 from __future__ import annotations
@@ -24,11 +23,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from tandem_auth import Principal, RevokedSession
 
 from tandem.config import Settings
-from tandem.db_url import async_driver_url
+from tandem.db_url import libpq_url
 
 APP_ROLE = "tandem_app"
 # asyncpg prepares every statement, and after five runs PostgreSQL may settle on one
@@ -37,9 +35,8 @@ APP_ROLE = "tandem_app"
 # tens of µs.
 PLAN_CACHE_MODE = "force_custom_plan"
 logger = logging.getLogger(__name__)
-# A begun transaction: the pool's connection, its driver connection, the transaction,
-# and the first statement's row.
-_Begun = tuple[AsyncConnection, asyncpg.Connection, Any, asyncpg.Record]
+# A begun transaction: the pool's connection, the transaction, and the first statement's row.
+_Begun = tuple[asyncpg.pool.PoolConnectionProxy, Any, asyncpg.Record]
 # What a connection that died in the pool raises at its first use.
 _LOST_CONNECTION = (
     asyncpg.InterfaceError,
@@ -71,40 +68,47 @@ class _DeadPooledConnection(Exception):
 
 
 class Database:
-    """The API's pool and the transactions it hands out."""
+    """The API's pool and the transactions it hands out; ``open`` before use."""
 
     def __init__(self, settings: Settings) -> None:
         logs_in_as_app_role = settings.api_database_url is not None
-        url = settings.api_database_url or settings.database_url
-        # SQLAlchemy's pool: bounded, timed out, and replacing connections that die.
-        self.engine: AsyncEngine = create_async_engine(
-            async_driver_url(url),
-            pool_size=settings.db_pool_size,
-            max_overflow=0,  # a bounded pool: when it is exhausted, requests wait, then get 503
-            pool_timeout=settings.db_pool_timeout_seconds,
-            # No pre-ping: with asyncpg it is three round trips (BEGIN, a statement,
-            # ROLLBACK) before every transaction. A connection that died in the pool is
-            # caught by the transaction's first statement instead (_begin).
-            pool_pre_ping=False,
-            connect_args={
-                "timeout": settings.db_pool_timeout_seconds,
-                "server_settings": {
-                    "application_name": "tandem-api",
-                    "plan_cache_mode": PLAN_CACHE_MODE,
-                    "statement_timeout": str(settings.db_statement_timeout_ms),
-                    "lock_timeout": str(settings.db_statement_timeout_ms // 2),
-                    "idle_in_transaction_session_timeout": str(
-                        settings.db_statement_timeout_ms * 2
-                    ),
-                },
-            },
-        )
+        self._url = libpq_url(settings.api_database_url or settings.database_url)
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
         role_switch = "" if logs_in_as_app_role else f"set_config('role', '{APP_ROLE}', true),"
         self._enter_user_context = _ENTER_USER_CONTEXT.format(role_switch=role_switch)
         self._enter_app_role = f"SELECT {role_switch.rstrip(',') or '1'}"
 
+    async def open(self) -> None:
+        """Make the pool (no connection yet: each opens when a request first needs it)."""
+        settings = self._settings
+        self._pool = await asyncpg.create_pool(
+            self._url,
+            min_size=0,
+            max_size=settings.db_pool_size,  # when every one is busy, requests wait, then 503
+            timeout=settings.db_pool_timeout_seconds,  # to connect
+            # Nothing a request sets outlives its transaction, and a connection whose
+            # transaction did not end never goes back (_transaction), so asyncpg's reset
+            # query would be one more round trip that finds nothing to reset.
+            reset=_nothing_to_reset,
+            server_settings={
+                "application_name": "tandem-api",
+                "plan_cache_mode": PLAN_CACHE_MODE,
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "lock_timeout": str(settings.db_statement_timeout_ms // 2),
+                "idle_in_transaction_session_timeout": str(settings.db_statement_timeout_ms * 2),
+            },
+        )
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database is not open")
+        return self._pool
+
     async def close(self) -> None:
-        await self.engine.dispose()
+        if self._pool is not None:
+            await self._pool.close()
 
     @asynccontextmanager
     async def user_transaction(self, principal: Principal) -> AsyncIterator[asyncpg.Connection]:
@@ -145,7 +149,7 @@ class Database:
     ) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Record]]:
         """A transaction on the driver's own connection that opens with ``first_statement``
         and commits when the block succeeds."""
-        pooled, connection, transaction, first_row = await self._begin(first_statement, args)
+        connection, transaction, first_row = await self._begin(first_statement, args)
         try:
             yield connection, first_row
             await transaction.commit()
@@ -157,8 +161,8 @@ class Database:
             if connection.is_in_transaction():
                 # Neither commit nor rollback finished (a cancelled request, a lost
                 # server): this connection holds someone's context, so it never goes back.
-                await pooled.invalidate()
-            await pooled.close()
+                connection.terminate()
+            await self.pool.release(connection)
 
     async def _begin(self, first_statement: str, args: tuple[Any, ...]) -> _Begun:
         """BEGIN and the first statement, once more on a new connection if the pooled one
@@ -166,9 +170,9 @@ class Database:
 
         Connections die in the pool when PostgreSQL restarts or ends them, usually
         all together. A dead one fails at its first use, before the transaction has
-        done anything, so trying again is safe; the pool is disposed first, so that
-        the retry opens a new connection rather than meeting the next dead one
-        (checked-out connections finish their work, then close). A database that
+        done anything, so trying again is safe; the pool's connections are expired
+        first, so that the retry opens a new connection rather than meeting the next
+        dead one (checked-out connections finish their work, then close). A database that
         cannot be reached fails to give a connection at all: that is not retried,
         and becomes a 503 at once.
         """
@@ -179,23 +183,27 @@ class Database:
                 "a pooled database connection was dead; retrying on a new one",
                 extra={"event": "db.reconnected", "error": dead.reason},
             )
-        await self.engine.dispose()
+        await self.pool.expire_connections()
         return await self._begin_once(first_statement, args, retried=True)
 
     async def _begin_once(
         self, first_statement: str, args: tuple[Any, ...], *, retried: bool
     ) -> _Begun:
-        pooled = await self.engine.connect()  # a database that is down fails here, as itself
+        # A database that is down fails here, as itself; a full pool, with TimeoutError.
+        connection = await self.pool.acquire(timeout=self._settings.db_pool_timeout_seconds)
         try:
-            connection: asyncpg.Connection = (await pooled.get_raw_connection()).driver_connection
             transaction = connection.transaction()
             await transaction.start()
             first_row = await connection.fetchrow(first_statement, *args)
         except BaseException as exc:
             # Whatever failed, this connection's state is unknown: it never goes back.
-            await pooled.invalidate()
-            await pooled.close()
+            connection.terminate()
+            await self.pool.release(connection)
             if not retried and isinstance(exc, _LOST_CONNECTION):
                 raise _DeadPooledConnection(type(exc).__name__) from exc
             raise
-        return pooled, connection, transaction, first_row
+        return connection, transaction, first_row
+
+
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    """asyncpg's pool calls this instead of its reset query when a connection goes back."""

@@ -20,8 +20,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from tandem_auth import AuthError
 from tandem_auth.fastapi import auth_error_response
@@ -135,14 +133,6 @@ async def _database_unavailable(_request: Request, exc: BaseException) -> JSONRe
     return await _app_error(_request, ServiceUnavailable())
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """SQLAlchemy's wrapper of a driver error (start-up checks, the purge, the pool)."""
-    assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated:
-        return await _database_unavailable(request, exc)
-    return await _driver_error(request, exc.orig or exc, statement=exc.statement)
-
-
 async def _asyncpg_error(request: Request, exc: Exception) -> JSONResponse:
     """A PostgreSQL error raised on a request's driver connection."""
     return await _driver_error(request, exc, statement=None)
@@ -191,15 +181,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for unavailable in (
-        OperationalError,
-        InterfaceError,
-        PoolTimeoutError,
-        OSError,
-        TimeoutError,
-        asyncpg.InterfaceError,
-    ):
+    # A lost connection, a database that is down, a pool that stayed full.
+    for unavailable in (OSError, TimeoutError, asyncpg.InterfaceError):
         app.add_exception_handler(unavailable, _database_unavailable)
-    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _asyncpg_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -11,7 +11,6 @@ import asyncpg
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
-from sqlalchemy.exc import DBAPIError
 from tandem_auth import JWKSCache, KeySource, SharedSecrets, TokenVerifier, VerifierSettings
 from tandem_auth.postgres import PostgresSessionCheck
 
@@ -34,7 +33,6 @@ _DATABASE_WAIT_SECONDS = 30.0
 # What a database that is still starting (or not reachable yet) raises.
 _NOT_YET = (
     OSError,
-    DBAPIError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.InterfaceError,
@@ -111,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
+            await database.open()
             await _check_database(database)
             await rate_limiter.start()
             async with sessions, verifier, IdempotencyPurge(database):

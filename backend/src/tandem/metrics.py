@@ -19,7 +19,6 @@ import itertools
 import time
 from collections.abc import Iterator
 from threading import Thread
-from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -36,9 +35,6 @@ from tandem_auth.postgres import PostgresSessionCheck
 from tandem.db import Database
 from tandem.metrics_middleware import LATENCY_BUCKETS, Latencies, RequestCounts
 from tandem.rate_limit import RateLimiter
-
-if TYPE_CHECKING:
-    from sqlalchemy.pool import QueuePool
 
 METRICS_HOST = "127.0.0.1"
 
@@ -126,17 +122,18 @@ class StateCollector(Collector):
             )
 
     def _pool(self) -> Iterator[Metric]:
-        pool: QueuePool = self._database.engine.pool  # type: ignore[assignment]
+        pool = self._database.pool
         yield GaugeMetricFamily(
-            "tandem_db_pool_size", "Connections the pool may hold.", value=pool.size()
+            "tandem_db_pool_size", "Connections the pool may hold.", value=pool.get_max_size()
         )
         connections = GaugeMetricFamily(
             "tandem_db_pool_connections",
             "The pool's open connections: in use by a request, or idle.",
             labels=["state"],
         )
-        connections.add_metric(["in_use"], pool.checkedout())
-        connections.add_metric(["idle"], pool.checkedin())
+        idle = pool.get_idle_size()
+        connections.add_metric(["in_use"], pool.get_size() - idle)
+        connections.add_metric(["idle"], idle)
         yield connections
 
     def _rate_limits(self) -> Iterator[Metric]:

@@ -31,6 +31,7 @@ from tests.support.rows import insert_task, task_row
 async def db(database: MigratedDatabase) -> AsyncIterator[Database]:
     """The API's database layer, logged in as the owner (``SET LOCAL ROLE`` per transaction)."""
     instance = Database(make_settings(database))
+    await instance.open()
     yield instance
     await instance.close()
 
@@ -147,6 +148,7 @@ async def test_on_a_pool_of_one_the_user_context_does_not_outlive_its_transactio
     database: MigratedDatabase, alice: User, bob: User, rows: dict[str, list[uuid.UUID]]
 ) -> None:
     db = Database(make_settings(database, db_pool_size=1))
+    await db.open()
     try:
         async with db.user_transaction(principal(alice)) as connection:
             alice_pid = await connection.fetchval("SELECT pg_backend_pid()")
@@ -155,15 +157,11 @@ async def test_on_a_pool_of_one_the_user_context_does_not_outlive_its_transactio
             bob_pid = await connection.fetchval("SELECT pg_backend_pid()")
             bob_sees = [row[0] for row in await connection.fetch("SELECT id FROM task")]
         # The same connection, checked out again outside any API transaction.
-        async with db.engine.connect() as connection:
-            after = (
-                await connection.execute(
-                    text(
-                        "SELECT pg_backend_pid(), current_setting('app.user_id', true), "
-                        "current_user, (SELECT count(*) FROM task)"
-                    )
-                )
-            ).one()
+        async with db.pool.acquire() as connection:
+            after = await connection.fetchrow(
+                "SELECT pg_backend_pid(), current_setting('app.user_id', true), "
+                "current_user, (SELECT count(*) FROM task)"
+            )
     finally:
         await db.close()
 
@@ -179,6 +177,7 @@ async def test_a_failed_transaction_leaves_no_user_context_behind(
     database: MigratedDatabase, alice: User, rows: dict[str, list[uuid.UUID]]
 ) -> None:
     db = Database(make_settings(database, db_pool_size=1))
+    await db.open()
     try:
         with pytest.raises(RuntimeError):
             async with db.user_transaction(principal(alice)):

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from tests.conftest import User, make_settings
 from tests.support.apps import serving
@@ -104,14 +103,10 @@ async def test_the_list_query_is_planned_for_each_user_not_once_for_all(
     async with serving(settings) as (app, http):
         for _ in range(10):
             assert (await http.get(alice.tasks_url, headers=alice.headers)).status_code == 200
-        async with app.state.database.engine.connect() as connection:  # the pool's one
-            plans = (
-                await connection.execute(
-                    text(
-                        "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-                        "WHERE statement LIKE 'SELECT task.id%ORDER BY%'"
-                    )
-                )
-            ).one()
-    assert plans.generic_plans == 0
-    assert plans.custom_plans >= 10
+        async with app.state.database.pool.acquire() as connection:  # the pool's one
+            plans = await connection.fetchrow(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE 'SELECT task.id%ORDER BY%'"
+            )
+    assert plans["generic_plans"] == 0
+    assert plans["custom_plans"] >= 10

@@ -54,7 +54,7 @@ async def test_interleaved_requests_on_a_pool_of_two_stay_isolated(
         database, jwks_url=jwks.url, db_pool_size=2, rate_limit_api="100000/second"
     )
     async with serving(settings) as (app, http):
-        assert app.state.database.engine.pool.size() == 2
+        assert app.state.database.pool.get_max_size() == 2
         own = {
             user.id: [(await create_task(http, user, f"shared {user.id}"))["id"] for _ in range(3)]
             for user in (alice, bob)

@@ -13,14 +13,13 @@ import logging
 from types import TracebackType
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError
 
 from tandem.db import Database
 
 logger = logging.getLogger(__name__)
 _PURGE_BATCH = "SELECT purge_expired_idempotency_keys($1)"
 # What a database that is down or restarting raises; the next interval tries again.
-_UNAVAILABLE = (OSError, TimeoutError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class IdempotencyPurge:
