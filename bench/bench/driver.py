@@ -6,11 +6,11 @@ transaction, for the probed user of the seeded main database, one
 request at a time and 8 at a time:
 
 - Tandem's own code (`Database.user_transaction` and `service.list_tasks`: statements
-  compiled once from SQLAlchemy Core, run on asyncpg's connection from SQLAlchemy's
-  pool), as shipped, and the same code with the two engine settings the API turned
-  away from: the pool's pre-ping (three more round trips per transaction) and generic
-  plans for prepared statements (PostgreSQL's default `plan_cache_mode`), the latter
-  also on the list filtered to pending tasks;
+  compiled once from SQLAlchemy Core, run on asyncpg's own pool), as shipped, and the
+  same code with the setting the API turned away from: generic plans for prepared
+  statements (PostgreSQL's default `plan_cache_mode`), also on the list filtered to
+  pending tasks (the pool's pre-ping, measured here while the API used SQLAlchemy's
+  pool, went with that pool: asyncpg's has none);
 - each driver alone: asyncpg with its own pool (BEGIN, context, query, COMMIT: four
   round trips) and psycopg 3's pipeline mode, which sends the context statement and the
   query together and waits once (one round trip).
@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import asyncpg
 import psycopg
-from sqlalchemy.ext.asyncio import create_async_engine
 from tandem.config import Settings
 from tandem.db import PLAN_CACHE_MODE, Database
 from tandem.tasks import service
@@ -40,7 +39,6 @@ from bench.results import BenchResult
 
 MAX_CONCURRENCY = 8  # below the API's default pool of 10, so nobody waits for a connection
 SHIPPED = "Tandem on asyncpg (as shipped)"
-PRE_PING = "as shipped + pool pre-ping"
 GENERIC_PLANS = "as shipped + generic plans"
 # The same two on a filtered list (`?status=pending`), where a plan made for the average
 # user fits the probed user worst.
@@ -66,25 +64,12 @@ Request = Callable[[], Awaitable[None]]
 _PSYCOPG_OPTIONS = f"-c plan_cache_mode={PLAN_CACHE_MODE}"
 
 
-class _OtherEngine(Database):
-    """Tandem's `Database` on another engine: the same transactions and statements."""
+class _GenericPlans(Database):
+    """Tandem's `Database` on connections left at PostgreSQL's default plan cache."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        url: str,
-        *,
-        pre_ping: bool = False,
-        connect_args: dict[str, object] | None = None,
-    ) -> None:
-        super().__init__(settings)  # its own engine never connects: nothing to close
-        self.engine = create_async_engine(
-            url,
-            pool_size=settings.db_pool_size,
-            max_overflow=0,
-            pool_pre_ping=pre_ping,
-            connect_args=connect_args or {},
-        )
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        del self._server_settings["plan_cache_mode"]
 
 
 def _principal(who: Identity) -> Principal:
@@ -175,13 +160,9 @@ async def _measure(
     """Per concurrency level, each contender's µs per request, round by round."""
     settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
     principal = _principal(who)
-    on_asyncpg = url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    custom_plans: dict[str, object] = {"server_settings": {"plan_cache_mode": PLAN_CACHE_MODE}}
-    databases = {
-        SHIPPED: Database(settings),
-        PRE_PING: _OtherEngine(settings, on_asyncpg, pre_ping=True, connect_args=custom_plans),
-        GENERIC_PLANS: _OtherEngine(settings, on_asyncpg),
-    }
+    databases = {SHIPPED: Database(settings), GENERIC_PLANS: _GenericPlans(settings)}
+    for database in databases.values():
+        await database.open()
     pool = await asyncpg.create_pool(
         url,
         min_size=MAX_CONCURRENCY,
@@ -223,7 +204,6 @@ async def _measure(
 
 
 _RATIOS = (
-    ("pool pre-ping ÷ none (as shipped)", PRE_PING, SHIPPED),
     ("generic plans ÷ custom plans (as shipped)", GENERIC_PLANS, SHIPPED),
     ("generic plans ÷ custom plans, pending tasks", GENERIC_PENDING, SHIPPED_PENDING),
     ("driver alone: one round trip (psycopg 3) ÷ four (asyncpg)", PIPELINE, RAW_ASYNCPG),

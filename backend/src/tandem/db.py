@@ -75,6 +75,13 @@ class Database:
         self._url = libpq_url(settings.api_database_url or settings.database_url)
         self._settings = settings
         self._pool: asyncpg.Pool | None = None
+        self._server_settings = {
+            "application_name": "tandem-api",
+            "plan_cache_mode": PLAN_CACHE_MODE,
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "lock_timeout": str(settings.db_statement_timeout_ms // 2),
+            "idle_in_transaction_session_timeout": str(settings.db_statement_timeout_ms * 2),
+        }
         role_switch = "" if logs_in_as_app_role else f"set_config('role', '{APP_ROLE}', true),"
         self._enter_user_context = _ENTER_USER_CONTEXT.format(role_switch=role_switch)
         self._enter_app_role = f"SELECT {role_switch.rstrip(',') or '1'}"
@@ -91,13 +98,7 @@ class Database:
             # transaction did not end never goes back (_transaction), so asyncpg's reset
             # query would be one more round trip that finds nothing to reset.
             reset=_nothing_to_reset,
-            server_settings={
-                "application_name": "tandem-api",
-                "plan_cache_mode": PLAN_CACHE_MODE,
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "lock_timeout": str(settings.db_statement_timeout_ms // 2),
-                "idle_in_transaction_session_timeout": str(settings.db_statement_timeout_ms * 2),
-            },
+            server_settings=self._server_settings,
         )
 
     @property
