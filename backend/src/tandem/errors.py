@@ -133,15 +133,9 @@ async def _database_unavailable(_request: Request, exc: BaseException) -> JSONRe
     return await _app_error(_request, ServiceUnavailable())
 
 
-async def _asyncpg_error(request: Request, exc: Exception) -> JSONResponse:
-    """A PostgreSQL error raised on a request's driver connection."""
-    return await _driver_error(request, exc, statement=None)
-
-
-async def _driver_error(
-    request: Request, error: BaseException, *, statement: str | None
-) -> JSONResponse:
-    """503 when a retry can succeed, else a bare 500.
+async def _asyncpg_error(request: Request, error: Exception) -> JSONResponse:
+    """A PostgreSQL error raised on a request's connection: 503 when a retry can
+    succeed, else a bare 500.
 
     The driver's own message may quote a bound value ("invalid input for query
     argument $1: '<a task's text>'"): log what failed and where, never the message.
@@ -155,7 +149,7 @@ async def _driver_error(
             "event": "http.unhandled",
             "error": type(error).__name__,
             "sqlstate": sqlstate or None,
-            "statement": statement or getattr(error, "query", None),
+            "statement": getattr(error, "query", None),
             "stack": "".join(traceback.format_tb(error.__traceback__)),
         },
     )
