@@ -438,14 +438,14 @@ EXTRA: tuple[Mutation, ...] = (
     Mutation(
         "hostile X-Request-ID adopted",
         f"{APP}/middleware.py",
-        "incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex",
-        "incoming or uuid.uuid4().hex",
+        "        if not _SAFE_REQUEST_ID.fullmatch(request_id):\n",
+        "        if not request_id:\n",
         (EXTRA_AUTH, "-k", "request_id"),
     ),
     Mutation(
         "streamed body not capped",
         f"{APP}/middleware.py",
-        "            if size > self.max_bytes:",
+        "            if size > self.max_body_bytes:",
         "            if False:",
         ("tests/tasks/test_request_bodies.py", "-k", "chunked"),
     ),
@@ -483,12 +483,12 @@ EXTRA: tuple[Mutation, ...] = (
     Mutation(
         "per-user count before the session check (task routes)",
         f"{APP}/deps.py",
-        "    with _logging_revocation(principal, request):\n"
-        "        async with database(request).user_transaction(principal) as connection:\n"
-        "            await _count_user(principal, request)\n",
-        "    await _count_user(principal, request)\n"
-        "    with _logging_revocation(principal, request):\n"
-        "        async with database(request).user_transaction(principal) as connection:\n",
+        "        with _logging_revocation(principal, request):\n"
+        "            async with database(request).user_transaction(principal) as connection:\n"
+        "                await _count_user(principal, request)\n",
+        "        await _count_user(principal, request)\n"
+        "        with _logging_revocation(principal, request):\n"
+        "            async with database(request).user_transaction(principal) as connection:\n",
         ("tests/test_rate_limit.py", "-k", "revoked and tasks"),
     ),
     Mutation(

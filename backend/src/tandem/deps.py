@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
 import asyncpg
@@ -49,24 +49,47 @@ async def _count_user(principal: Principal, request: Request) -> None:
     await limiter.check_user(principal.sub)
 
 
-# Task routes check the session inside their own transaction (db.py), so this one
-# has no session check of its own.
-bearer = BearerAuth(_verifier, realm=REALM)
+class Caller:
+    """A verified caller whose token names the path's user: what a task route gets."""
+
+    __slots__ = ("_request", "principal")
+
+    def __init__(self, principal: Principal, request: Request) -> None:
+        self.principal = principal
+        self._request = request
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction confined to the caller, which commits when the block ends.
+
+        Its first statement finds the session live, or the request ends 401. Only
+        then does the caller count against their rate limit: a revoked token spends
+        only its address's budget. A route answers after the block, so a 2xx always
+        means its write is durable.
+        """
+        principal, request = self.principal, self._request
+        with _logging_revocation(principal, request):
+            async with database(request).user_transaction(principal) as connection:
+                await _count_user(principal, request)
+                yield connection
 
 
-async def _own_transaction(
-    user_id: str, principal: Annotated[Principal, Depends(bearer)], request: Request
-) -> AsyncIterator[asyncpg.Connection]:
-    """403 unless the path's user is the caller; then a transaction confined to them.
+class _PathOwner(BearerAuth):
+    """For the task routes: verify, then refuse (403) a path that names another user.
 
-    The caller counts against their rate limit only once the transaction has found
-    their session live: a revoked token spends only its address's budget.
+    The session is checked inside the route's own transaction (``Caller``), so this
+    has no session check of its own. One plain dependency, and the route opens the
+    transaction itself: each dependency level, and most of all one that yields, costs
+    FastAPI tens of µs on every request (bench/README.md, "dependencies").
     """
-    require_user(principal, user_id, request)
-    with _logging_revocation(principal, request):
-        async with database(request).user_transaction(principal) as connection:
-            await _count_user(principal, request)
-            yield connection
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        principal = await super().__call__(request)
+        require_user(principal, request.path_params["user_id"], request)
+        return Caller(principal, request)
+
+
+path_owner = _PathOwner(_verifier, realm=REALM)
 
 
 class _LiveBearer(BearerAuth):
@@ -83,9 +106,7 @@ class _LiveBearer(BearerAuth):
         return principal
 
 
-# scope="function": the transaction commits before the response is sent, so a
-# 2xx always means the write is durable.
-OwnConnection = Annotated[asyncpg.Connection, Depends(_own_transaction, scope="function")]
+OwnCaller = Annotated[Caller, Depends(path_owner)]
 LivePrincipal = Annotated[
     Principal, Depends(_LiveBearer(_verifier, sessions=_sessions, realm=REALM))
 ]

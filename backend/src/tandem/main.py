@@ -22,8 +22,8 @@ from tandem.errors import install_error_handlers
 from tandem.logging import configure_logging, flush_logs
 from tandem.metrics import MetricsServer, RequestCollector, StateCollector
 from tandem.metrics_middleware import RequestCounts, RequestMetricsMiddleware
-from tandem.middleware import BodySizeLimit, RequestContext
-from tandem.rate_limit import AddressRateLimit, RateLimiter, parse_trusted_proxies
+from tandem.middleware import RequestEdge
+from tandem.rate_limit import RateLimiter, parse_trusted_proxies
 from tandem.rls_guard import check_row_level_security
 from tandem.tasks.purge import IdempotencyPurge
 from tandem.tasks.router import router as tasks_router
@@ -143,15 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = rate_limiter
     app.state.metrics = metrics_server
     install_error_handlers(app)
-    # Added innermost first; a request meets them as: metrics (when on), request context,
-    # the address limit, the body cap.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        AddressRateLimit,
+        RequestEdge,
         limiter=rate_limiter,
         trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
+        max_body_bytes=settings.max_body_bytes,
     )
-    app.add_middleware(RequestContext)
     if metrics_server is not None:  # outermost: it sees every answer, 413 and 429 too
         app.add_middleware(RequestMetricsMiddleware, counts=request_counts)
     app.include_router(health.router)

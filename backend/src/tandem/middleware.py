@@ -1,43 +1,70 @@
-"""Pure ASGI middleware that wraps every request: its id, its size, its caching."""
+"""The one pure ASGI layer every request crosses before routing: its id, its address's
+limit, its size, its caching.
+
+One layer rather than one per concern: each layer costs a call, and most a closure,
+on every request (bench/README.md, "dependencies").
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import uuid
+from collections.abc import Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tandem.errors import ServiceUnavailable, error_response
 from tandem.logging import request_id_var
+from tandem.rate_limit import IPNetwork, RateLimited, RateLimiter, client_address
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-class RequestContext:
-    """Adopt a well-formed ``X-Request-ID`` (the proxy sends one) or make one; echo it back.
+class RequestEdge:
+    """For every HTTP request, in this order:
 
-    API responses also get ``Cache-Control: no-store``: they are per user. A request
-    cancelled before it answered (uvicorn cancels those still running when its
-    graceful-shutdown timeout ends, and would answer them with a bare text 500) gets
-    the API's 503 with ``Retry-After``: its transaction never committed.
+    1. adopt a well-formed ``X-Request-ID`` (the proxy sends one) or make one, and echo it
+       back on the answer, whatever answers;
+    2. give API answers ``Cache-Control: no-store``: they are per user;
+    3. count an API request against its client address, before authentication, so that
+       a flood of invalid tokens is limited too (429);
+    4. refuse a body over ``max_bytes`` (413), whether or not it declares its length.
+
+    A request cancelled before it answered (uvicorn cancels those still running when
+    its graceful-shutdown timeout ends, and would answer them with a bare text 500)
+    gets the API's 503 with ``Retry-After``: its transaction never committed.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter,
+        trusted_proxies: Sequence[IPNetwork],
+        max_body_bytes: int,
+    ) -> None:
         self.app = app
+        self.limiter = limiter
+        self.trusted_proxies = tuple(trusted_proxies)
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
-            "latin-1"
-        )
-        request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        incoming, declared = b"", None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value
+            elif name == b"content-length":
+                declared = value
+        request_id = incoming.decode("latin-1")
+        if not _SAFE_REQUEST_ID.fullmatch(request_id):
+            request_id = uuid.uuid4().hex
         token = request_id_var.set(request_id)
         per_user = scope["path"].startswith("/api/")
-
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -51,7 +78,24 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            if per_user:
+                try:
+                    await self.limiter.check_address(client_address(scope, self.trusted_proxies))
+                except RateLimited as exc:
+                    response = error_response(429, exc.code, exc.detail, exc.headers())
+                    await response(scope, receive, send_with_headers)
+                    return
+            try:
+                body = await self._body(declared, receive)
+            except _BodyTooLarge:
+                too_large = error_response(
+                    413, "payload_too_large", "The request body is too large"
+                )
+                await too_large(scope, receive, send_with_headers)
+                return
+            if body is None:  # the client left before sending all of it
+                return
+            await self.app(scope, _replay(body, receive), send_with_headers)
         except asyncio.CancelledError:
             if not started:
                 unavailable = ServiceUnavailable()
@@ -66,49 +110,39 @@ class RequestContext:
         finally:
             request_id_var.reset(token)
 
-
-class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with 413, whether or not they declare a length."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
-            return
-        # Read the body up front (it is small by construction) and replay it.
+    async def _body(self, declared: bytes | None, receive: Receive) -> bytes | None:
+        """The whole body (small by construction, so read up front), or None if the client
+        left first; raises ``_BodyTooLarge`` as soon as it is over the cap."""
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            raise _BodyTooLarge()
         chunks: list[bytes] = []
         size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                return
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
+            if size > self.max_body_bytes:
+                raise _BodyTooLarge()
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
+        return b"".join(chunks)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+class _BodyTooLarge(Exception):
+    pass
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, "payload_too_large", "The request body is too large")
-        await response(scope, receive, send)
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import FixedWindowRateLimiter
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from tandem.errors import AppError, error_response
+from tandem.errors import AppError
 from tandem.shared_counters import SharedCounters
 from tandem.window_counters import WindowCounters
 
@@ -119,27 +119,6 @@ class RateLimiter:
                     },
                 )
                 raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
-
-
-class AddressRateLimit:
-    """ASGI middleware: count every API request against its client address, before auth."""
-
-    def __init__(
-        self, app: ASGIApp, *, limiter: RateLimiter, trusted_proxies: Sequence[IPNetwork]
-    ) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.trusted_proxies = tuple(trusted_proxies)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/"):
-            try:
-                await self.limiter.check_address(client_address(scope, self.trusted_proxies))
-            except RateLimited as exc:
-                response = error_response(429, exc.code, exc.detail, exc.headers())
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def parse_trusted_proxies(entries: Sequence[str]) -> tuple[IPNetwork, ...]:

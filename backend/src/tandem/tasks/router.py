@@ -15,19 +15,17 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Query, Response, status
 
-from tandem.deps import OwnConnection
+from tandem.deps import OwnCaller
 from tandem.errors import COMMON_ERROR_RESPONSES, ErrorBody, NotFound
 from tandem.tasks import idempotency, service
 from tandem.tasks.etag import etag_for, versions_matching
 from tandem.tasks.schemas import (
-    SearchText,
     Task,
     TaskCreate,
     TaskList,
+    TaskListQuery,
     TaskPatch,
     TaskReplace,
-    TaskSort,
-    TaskStatus,
 )
 
 router = APIRouter(
@@ -60,7 +58,7 @@ def _dumps(content: object) -> bytes:
 
 
 def _task(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {column.name: row[column.name] for column in service.TASK_COLUMNS}
+    return {name: row[name] for name in service.TASK_FIELDS}
 
 
 def _json(
@@ -81,23 +79,18 @@ def _page(rows: Iterable[Mapping[str, Any]], next_cursor: str | None) -> Respons
 
 @router.get("", summary="List your tasks, a page at a time", response_model=TaskList)
 async def list_tasks(
-    user_id: str,
-    connection: OwnConnection,
-    status_filter: Annotated[TaskStatus, Query(alias="status")] = "all",
-    q: Annotated[SearchText | None, Query(description="Text in the title or description")] = None,
-    sort: TaskSort = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    user_id: str, caller: OwnCaller, query: Annotated[TaskListQuery, Query()]
 ) -> Response:
-    rows, next_cursor = await service.list_tasks(
-        connection,
-        user_id=user_id,
-        status=status_filter,
-        q=q,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-    )
+    async with caller.transaction() as connection:
+        rows, next_cursor = await service.list_tasks(
+            connection,
+            user_id=user_id,
+            status=query.status,
+            q=query.q,
+            sort=query.sort,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
     return _page(rows, next_cursor)
 
 
@@ -112,43 +105,46 @@ async def list_tasks(
 async def create_task(
     user_id: str,
     body: TaskCreate,
-    connection: OwnConnection,
+    caller: OwnCaller,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> Response:
-    if idempotency_key is not None:
-        replay = await idempotency.claim(
-            connection,
-            user_id=user_id,
-            key=idempotency_key,
-            request_hash=idempotency.request_fingerprint(body.model_dump(mode="json")),
-        )
-        if replay is not None:
-            if replay.status_code == status.HTTP_404_NOT_FOUND:
-                raise NotFound()  # the task this key created has been deleted since
-            updated_at = datetime.fromisoformat(orjson.loads(replay.body)["updated_at"])
-            return _json(
-                replay.body.encode(),
-                status_code=replay.status_code,
-                headers={"ETag": etag_for(updated_at), "Idempotent-Replayed": "true"},
+    async with caller.transaction() as connection:
+        if idempotency_key is not None:
+            replay = await idempotency.claim(
+                connection,
+                user_id=user_id,
+                key=idempotency_key,
+                request_hash=idempotency.request_fingerprint(body.model_dump(mode="json")),
             )
-    row = await service.create_task(
-        connection, user_id=user_id, title=body.title, description=body.description
-    )
-    created = _one(row, status_code=status.HTTP_201_CREATED)
-    if idempotency_key is not None:
-        await idempotency.record(
-            connection,
-            user_id=user_id,
-            key=idempotency_key,
-            status_code=status.HTTP_201_CREATED,
-            body=bytes(created.body),
+            if replay is not None:
+                if replay.status_code == status.HTTP_404_NOT_FOUND:
+                    raise NotFound()  # the task this key created has been deleted since
+                updated_at = datetime.fromisoformat(orjson.loads(replay.body)["updated_at"])
+                return _json(
+                    replay.body.encode(),
+                    status_code=replay.status_code,
+                    headers={"ETag": etag_for(updated_at), "Idempotent-Replayed": "true"},
+                )
+        row = await service.create_task(
+            connection, user_id=user_id, title=body.title, description=body.description
         )
-    return created
+        created = _one(row, status_code=status.HTTP_201_CREATED)
+        if idempotency_key is not None:
+            await idempotency.record(
+                connection,
+                user_id=user_id,
+                key=idempotency_key,
+                status_code=status.HTTP_201_CREATED,
+                body=bytes(created.body),
+            )
+        return created
 
 
 @router.get("/{task_id}", summary="Read one task", response_model=Task)
-async def get_task(user_id: str, task_id: TaskId, connection: OwnConnection) -> Response:
-    return _one(await service.get_task(connection, user_id=user_id, task_id=task_id))
+async def get_task(user_id: str, task_id: TaskId, caller: OwnCaller) -> Response:
+    async with caller.transaction() as connection:
+        row = await service.get_task(connection, user_id=user_id, task_id=task_id)
+    return _one(row)
 
 
 @router.put(
@@ -160,16 +156,17 @@ async def replace_task(
     user_id: str,
     task_id: TaskId,
     body: TaskReplace,
-    connection: OwnConnection,
+    caller: OwnCaller,
     if_match: IfMatch = None,
 ) -> Response:
-    row = await service.update_task(
-        connection,
-        user_id=user_id,
-        task_id=task_id,
-        changes=body.model_dump(),
-        if_match=versions_matching(if_match),
-    )
+    async with caller.transaction() as connection:
+        row = await service.update_task(
+            connection,
+            user_id=user_id,
+            task_id=task_id,
+            changes=body.model_dump(),
+            if_match=versions_matching(if_match),
+        )
     return _one(row)
 
 
@@ -178,16 +175,17 @@ async def patch_task(
     user_id: str,
     task_id: TaskId,
     body: TaskPatch,
-    connection: OwnConnection,
+    caller: OwnCaller,
     if_match: IfMatch = None,
 ) -> Response:
-    row = await service.update_task(
-        connection,
-        user_id=user_id,
-        task_id=task_id,
-        changes=body.model_dump(exclude_unset=True),
-        if_match=versions_matching(if_match),
-    )
+    async with caller.transaction() as connection:
+        row = await service.update_task(
+            connection,
+            user_id=user_id,
+            task_id=task_id,
+            changes=body.model_dump(exclude_unset=True),
+            if_match=versions_matching(if_match),
+        )
     return _one(row)
 
 
@@ -195,20 +193,22 @@ async def patch_task(
     "/{task_id}/complete", summary="Toggle whether a task is completed", response_model=Task
 )
 async def toggle_complete(
-    user_id: str, task_id: TaskId, connection: OwnConnection, if_match: IfMatch = None
+    user_id: str, task_id: TaskId, caller: OwnCaller, if_match: IfMatch = None
 ) -> Response:
-    row = await service.toggle_completed(
-        connection, user_id=user_id, task_id=task_id, if_match=versions_matching(if_match)
-    )
+    async with caller.transaction() as connection:
+        row = await service.toggle_completed(
+            connection, user_id=user_id, task_id=task_id, if_match=versions_matching(if_match)
+        )
     return _one(row)
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a task")
 async def delete_task(
-    user_id: str, task_id: TaskId, connection: OwnConnection, if_match: IfMatch = None
+    user_id: str, task_id: TaskId, caller: OwnCaller, if_match: IfMatch = None
 ) -> Response:
-    await service.delete_task(
-        connection, user_id=user_id, task_id=task_id, if_match=versions_matching(if_match)
-    )
-    await idempotency.forget_task(connection, user_id=user_id, task_id=str(task_id))
+    async with caller.transaction() as connection:
+        await service.delete_task(
+            connection, user_id=user_id, task_id=task_id, if_match=versions_matching(if_match)
+        )
+        await idempotency.forget_task(connection, user_id=user_id, task_id=str(task_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

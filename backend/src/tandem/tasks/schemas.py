@@ -41,6 +41,17 @@ Description = Annotated[str, Field(max_length=2000), AfterValidator(storable_tex
 SearchText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable_text)]
 
 
+class TaskListQuery(BaseModel):
+    """The list's query string, validated as one model: one pass instead of one per
+    parameter (bench/README.md, "dependencies"). Unknown parameters are ignored."""
+
+    status: TaskStatus = "all"
+    q: SearchText | None = Field(None, description="Text in the title or description")
+    sort: TaskSort = "-created_at"
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=1024)
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -46,6 +46,7 @@ _LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 _TASK = cast(Table, TaskRow.__table__)
 # What a task response carries: every column but the owner's id and the folded search text.
 TASK_COLUMNS = tuple(column for column in _TASK.c if column.name not in {"user_id", "search_text"})
+TASK_FIELDS = tuple(column.name for column in TASK_COLUMNS)
 _VERSIONS = bindparam("versions", type_=ARRAY(TIMESTAMP(timezone=True)))
 # A client may change these; any other key in ``changes`` is a bug, not input.
 _CHANGEABLE = frozenset({"title", "description", "completed"})
