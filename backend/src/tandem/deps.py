@@ -80,7 +80,7 @@ class _PathOwner(BearerAuth):
     The session is checked inside the route's own transaction (``Caller``), so this
     has no session check of its own. One plain dependency, and the route opens the
     transaction itself: each dependency level, and most of all one that yields, costs
-    FastAPI tens of µs on every request (bench/README.md, "dependencies").
+    FastAPI tens of µs on every request (bench/README.md, "task routes' dependencies").
     """
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]

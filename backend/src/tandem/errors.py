@@ -93,9 +93,14 @@ def error_response(
     )
 
 
+def app_error_response(exc: AppError) -> JSONResponse:
+    """The answer to one of our own errors, for a handler or a middleware."""
+    return error_response(exc.status_code, exc.code, exc.detail, exc.headers())
+
+
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(exc.status_code, exc.code, exc.detail, exc.headers())
+    return app_error_response(exc)
 
 
 async def _auth_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -92,6 +92,7 @@ async def ready(request: Request) -> JSONResponse:
 )
 async def me(principal: LivePrincipal) -> Response:
     # Encoded here, as the task routes encode: ``Me`` documents the shape, and returning it
-    # would have FastAPI validate it once more and serialize it (bench/README.md).
+    # would have FastAPI validate it once more and serialize it (bench/README.md,
+    # "`/api/me`'s response").
     body = {"user_id": principal.sub, "email": principal.email, "name": principal.name}
     return Response(orjson.dumps(body), media_type="application/json")

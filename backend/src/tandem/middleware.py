@@ -2,7 +2,7 @@
 limit, its size, its caching.
 
 One layer rather than one per concern: each layer costs a call, and most a closure,
-on every request (bench/README.md, "dependencies").
+on every request (bench/README.md, "request middleware").
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tandem.errors import ServiceUnavailable, error_response
+from tandem.errors import ServiceUnavailable, app_error_response, error_response
 from tandem.logging import request_id_var
 from tandem.rate_limit import IPNetwork, RateLimited, RateLimiter, client_address
 
@@ -30,7 +30,7 @@ class RequestEdge:
     2. give API answers ``Cache-Control: no-store``: they are per user;
     3. count an API request against its client address, before authentication, so that
        a flood of invalid tokens is limited too (429);
-    4. refuse a body over ``max_bytes`` (413), whether or not it declares its length.
+    4. refuse a body over ``max_body_bytes`` (413), whether or not it declares its length.
 
     A request cancelled before it answered (uvicorn cancels those still running when
     its graceful-shutdown timeout ends, and would answer them with a bare text 500)
@@ -82,8 +82,7 @@ class RequestEdge:
                 try:
                     await self.limiter.check_address(client_address(scope, self.trusted_proxies))
                 except RateLimited as exc:
-                    response = error_response(429, exc.code, exc.detail, exc.headers())
-                    await response(scope, receive, send_with_headers)
+                    await app_error_response(exc)(scope, receive, send_with_headers)
                     return
             try:
                 body = await self._body(declared, receive)
@@ -98,14 +97,7 @@ class RequestEdge:
             await self.app(scope, _replay(body, receive), send_with_headers)
         except asyncio.CancelledError:
             if not started:
-                unavailable = ServiceUnavailable()
-                response = error_response(
-                    unavailable.status_code,
-                    unavailable.code,
-                    unavailable.detail,
-                    unavailable.headers(),
-                )
-                await response(scope, receive, send_with_headers)
+                await app_error_response(ServiceUnavailable())(scope, receive, send_with_headers)
             raise
         finally:
             request_id_var.reset(token)

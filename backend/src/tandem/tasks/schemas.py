@@ -43,7 +43,7 @@ SearchText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(
 
 class TaskListQuery(BaseModel):
     """The list's query string, validated as one model: one pass instead of one per
-    parameter (bench/README.md, "dependencies"). Unknown parameters are ignored."""
+    parameter (bench/README.md, "task routes' dependencies"). Unknown parameters are ignored."""
 
     status: TaskStatus = "all"
     q: SearchText | None = Field(None, description="Text in the title or description")
