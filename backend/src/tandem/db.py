@@ -37,11 +37,15 @@ PLAN_CACHE_MODE = "force_custom_plan"
 logger = logging.getLogger(__name__)
 # A begun transaction: the pool's connection, the transaction, and the first statement's row.
 _Begun = tuple[asyncpg.pool.PoolConnectionProxy, Any, asyncpg.Record]
-# What a connection that died in the pool raises at its first use.
+# What a connection that died in the pool raises at its first use. A server that ends a
+# connection between statements (a shutdown's FATAL arrives unasked) leaves asyncpg's
+# protocol waiting out that error, so the next statement is refused, unsent, with
+# InternalClientError ("another operation is in progress").
 _LOST_CONNECTION = (
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.AdminShutdownError,
+    asyncpg.InternalClientError,
     OSError,
 )
 

@@ -180,8 +180,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # A lost connection, a database that is down, a pool that stayed full.
-    for unavailable in (OSError, TimeoutError, asyncpg.InterfaceError):
+    # A lost connection (InternalClientError: ended by the server between statements, see
+    # db.py), a database that is down, a pool that stayed full.
+    for unavailable in (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError):
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(asyncpg.PostgresError, _asyncpg_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -18,8 +18,15 @@ from tandem.db import Database
 
 logger = logging.getLogger(__name__)
 _PURGE_BATCH = "SELECT purge_expired_idempotency_keys($1)"
-# What a database that is down or restarting raises; the next interval tries again.
-_UNAVAILABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# What a database that is down or restarting raises (InternalClientError: a connection the
+# server ended between statements, see db.py); the next interval tries again.
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 class IdempotencyPurge:
