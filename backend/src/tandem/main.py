@@ -19,6 +19,7 @@ from tandem.config import Settings
 from tandem.db import Database
 from tandem.db_url import libpq_url
 from tandem.errors import install_error_handlers
+from tandem.heap import settled_heap
 from tandem.logging import configure_logging, flush_logs
 from tandem.metrics import MetricsServer, RequestCollector, StateCollector
 from tandem.metrics_middleware import RequestCounts, RequestMetricsMiddleware
@@ -119,7 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         "serving metrics",
                         extra={"event": "metrics.serving", "url": metrics_server.url},
                     )
-                yield
+                with settled_heap():  # start-up is done: what it made lives as long as we do
+                    yield
         finally:
             if metrics_server is not None:
                 metrics_server.stop()
