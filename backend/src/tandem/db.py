@@ -48,6 +48,10 @@ _LOST_CONNECTION = (
     asyncpg.InternalClientError,
     OSError,
 )
+# What a database that cannot be used right now raises, besides PostgreSQL's own errors: a
+# connection lost (as above) or refused, a pool that stayed full (TimeoutError). A request
+# gets 503 for these (errors.py), and the idempotency purge tries again later.
+DATABASE_UNAVAILABLE = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 
 # One round trip: become the app role, set the user, and check that the
 # token's session (or, without a sid, its user) still exists. ``live_until``

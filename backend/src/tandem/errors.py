@@ -24,6 +24,8 @@ from starlette.exceptions import HTTPException
 from tandem_auth import AuthError
 from tandem_auth.fastapi import auth_error_response
 
+from tandem.db import DATABASE_UNAVAILABLE
+
 logger = logging.getLogger("tandem.errors")
 
 
@@ -180,9 +182,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    # A lost connection (InternalClientError: ended by the server between statements, see
-    # db.py), a database that is down, a pool that stayed full.
-    for unavailable in (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError):
+    for unavailable in DATABASE_UNAVAILABLE:
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(asyncpg.PostgresError, _asyncpg_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -14,19 +14,12 @@ from types import TracebackType
 
 import asyncpg
 
-from tandem.db import Database
+from tandem.db import DATABASE_UNAVAILABLE, Database
 
 logger = logging.getLogger(__name__)
 _PURGE_BATCH = "SELECT purge_expired_idempotency_keys($1)"
-# What a database that is down or restarting raises (InternalClientError: a connection the
-# server ended between statements, see db.py); the next interval tries again.
-_UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-)
+# What a database that is down or restarting raises; the next interval tries again.
+_UNAVAILABLE = (*DATABASE_UNAVAILABLE, asyncpg.PostgresError)
 
 
 class IdempotencyPurge:
