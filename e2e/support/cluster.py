@@ -29,7 +29,6 @@ from tandem_stack.postgres import EmbeddedPostgres
 from tandem_stack.processes import Child
 from tandem_stack.readiness import http_ok, port_in_use
 from tandem_stack.supervisor import Supervisor
-from tandem_stack.throwaway import free_port
 
 from support import sensitive
 from support.paths import BACKEND, LOGS, ROOT
@@ -50,6 +49,18 @@ _DATA = Path(tempfile.gettempdir()) / (
 _LOG = LOGS / "cluster.log"
 
 
+_LOWEST_PORT = 10_000
+_EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _first_ephemeral_port() -> int:
+    """The lowest port the kernel picks for outgoing connections (Linux's default: 32768)."""
+    try:
+        return int(_EPHEMERAL_PORTS.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 @dataclass(frozen=True)
 class Ports:
     web: int
@@ -60,14 +71,20 @@ class Ports:
 
     @classmethod
     def free(cls) -> "Ports":
-        """Bases with `SIZE` free ports above each (instance i listens on base + i)."""
+        """Bases with `SIZE` free ports above each (instance i listens on base + i).
+
+        Drawn below the kernel's range for outgoing connections: a port from that range
+        (what binding to port 0 gives) can become some connection's local port in the
+        seconds before an instance binds it, and the instance then fails with EADDRINUSE.
+        """
         taken: set[int] = set()
+        span = _first_ephemeral_port() - _LOWEST_PORT - SIZE
 
         def block() -> int:
             while True:
-                base = free_port()
+                base = _LOWEST_PORT + secrets.randbelow(span)
                 ports = set(range(base, base + SIZE + 1))
-                if base + SIZE < 65536 and not ports & taken and not any(map(port_in_use, ports)):
+                if not ports & taken and not any(map(port_in_use, ports)):
                     taken.update(ports)
                     return base
 
